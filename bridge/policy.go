@@ -6,16 +6,16 @@ type PolicyError int8
 
 // The ppolicy errors, numbered as on the wire.
 const (
-	PolicyErrorNone               PolicyError = -1
-	PasswordExpired               PolicyError = 0
-	AccountLocked                 PolicyError = 1
-	ChangeAfterReset              PolicyError = 2
-	PasswordModNotAllowed         PolicyError = 3
-	MustSupplyOldPassword         PolicyError = 4
-	InsufficientPasswordQuality   PolicyError = 5
-	PasswordTooShort              PolicyError = 6
-	PasswordTooYoung              PolicyError = 7
-	PasswordInHistory             PolicyError = 8
+	PolicyErrorNone             PolicyError = -1
+	PasswordExpired             PolicyError = 0
+	AccountLocked               PolicyError = 1
+	ChangeAfterReset            PolicyError = 2
+	PasswordModNotAllowed       PolicyError = 3
+	MustSupplyOldPassword       PolicyError = 4
+	InsufficientPasswordQuality PolicyError = 5
+	PasswordTooShort            PolicyError = 6
+	PasswordTooYoung            PolicyError = 7
+	PasswordInHistory           PolicyError = 8
 )
 
 var policyErrorNames = [...]string{
