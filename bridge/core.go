@@ -34,11 +34,7 @@ type localAccount struct {
 
 // NewState checks that every route names a known backend.
 func NewState(routes []Route, backends map[string]Backend, locals []LocalAccount) (*State, error) {
-	r, err := NewRouter(routes)
-	if err != nil {
-		return nil, err
-	}
-	var problems []string
+	r, problems := newRouter(routes)
 	for _, rt := range r.routes {
 		if _, ok := backends[rt.Backend]; !ok {
 			problems = append(problems, fmt.Sprintf("route %q: unknown backend %q", rt.Base, rt.Backend))

@@ -39,6 +39,15 @@ type Router struct {
 
 // NewRouter checks and indexes routes. Duplicate bases are an error.
 func NewRouter(routes []Route) (*Router, error) {
+	r, problems := newRouter(routes)
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("build routes: %s", strings.Join(problems, "; "))
+	}
+	return r, nil
+}
+
+// newRouter indexes the routes it can and lists the problems of the rest.
+func newRouter(routes []Route) (*Router, []string) {
 	r := &Router{}
 	var problems []string
 	for i, rt := range routes {
@@ -64,10 +73,7 @@ func NewRouter(routes []Route) (*Router, error) {
 		}
 		r.routes = append(r.routes, ir)
 	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("build routes: %s", strings.Join(problems, "; "))
-	}
-	return r, nil
+	return r, problems
 }
 
 // Match returns the route whose base is the longest suffix of dn.
