@@ -1,12 +1,20 @@
 // Package control encodes and decodes the BER values of the two response
 // controls the bridge sends: the draft-behera password policy control and
-// Ping's Password Validation Details control.
+// Ping's Password Validation Details control. Only the control value is
+// handled here, without the OCTET STRING that wraps it inside an LDAP
+// Control.
+//
+// The encoders write exactly the bytes of the reference implementation (the
+// UnboundID LDAP SDK 7.0.6): definite minimal lengths, minimal INTEGERs,
+// BOOLEAN TRUE as 0xFF, DEFAULT FALSE booleans left out, properties in the
+// order given. The decoders accept exactly those encodings and nothing else,
+// so anything they accept re-encodes to the same bytes.
 package control
 
 import (
 	"errors"
-
-	"github.com/ldapbridge/ldapbridge/bridge"
+	"fmt"
+	"math"
 )
 
 // The control OIDs.
@@ -16,16 +24,43 @@ const (
 	OIDValidationDetailsResponse = "1.3.6.1.4.1.30221.2.5.41"
 )
 
-var errTODO = errors.New("not implemented yet")
+// MaxCount is the largest warning value or seconds-until-expiration the
+// controls carry: draft-behera's maxInt, and the Java int the reference
+// implementation decodes into. Encoders clamp to [0, MaxCount] so that no
+// client ever receives a value it cannot decode.
+const MaxCount = math.MaxInt32
 
-// AppendPolicy appends the BER value of a ppolicy response control to dst.
-func AppendPolicy(dst []byte, p bridge.Policy) []byte { return append(dst, 0x30, 0x00) }
+// ErrMalformed is wrapped by every decoding error.
+var ErrMalformed = errors.New("malformed control value")
 
-// DecodePolicy decodes the BER value of a ppolicy response control.
-func DecodePolicy(b []byte) (bridge.Policy, error) { return bridge.NoPolicy(), errTODO }
+// BER identifier octets used by the two controls.
+const (
+	tagBoolean     = 0x01
+	tagOctetString = 0x04
+	tagSequence    = 0x30
 
-// AppendValidation appends the BER value of a Password Validation Details response control.
-func AppendValidation(dst []byte, v *bridge.ValidationDetails) []byte { return dst }
+	ctx0 = 0x80 // [0] primitive
+	ctx1 = 0x81
+	ctx2 = 0x82
+	ctx3 = 0x83
+	ctx4 = 0x84
+	ctx5 = 0x85
 
-// DecodeValidation decodes the BER value of a Password Validation Details response control.
-func DecodeValidation(b []byte) (*bridge.ValidationDetails, error) { return nil, errTODO }
+	ctxCons0 = 0xa0 // [0] constructed
+	ctxCons1 = 0xa1
+)
+
+func malformed(op, format string, args ...any) error {
+	return fmt.Errorf("%s: %w: %s", op, ErrMalformed, fmt.Sprintf(format, args...))
+}
+
+// clampCount keeps a count in the range every decoder accepts.
+func clampCount(v int64) int64 {
+	switch {
+	case v < 0:
+		return 0
+	case v > MaxCount:
+		return MaxCount
+	}
+	return v
+}
