@@ -1,0 +1,489 @@
+package ldapfront
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ldapbridge/ldapbridge/bridge"
+)
+
+// conn is one client connection and its LDAP session.
+//
+// One reader goroutine reads messages in order and handles Bind, StartTLS,
+// Unbind and Abandon itself; every other operation runs in its own
+// goroutine. Writes are serialized by wmu.
+type conn struct {
+	srv    *Server
+	lis    *listenerState
+	lim    Limits
+	id     uint64
+	raw    net.Conn
+	ip     netip.Addr
+	local  bool
+	remote string
+	log    *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	br *bufio.Reader // owned by the reader goroutine
+
+	wmu     sync.Mutex
+	w       net.Conn // raw, or the TLS conn over it
+	wclosed bool
+
+	mu        sync.Mutex
+	tls       bool
+	principal *bridge.Principal
+	draining  bool
+	ops       map[int64]*operation
+	opSeq     uint64
+	// opsWG counts operation goroutines. Add and Wait are only called
+	// from the reader goroutine.
+	opsWG sync.WaitGroup
+}
+
+// operation is an operation in flight.
+type operation struct {
+	msgID     int64
+	seq       uint64
+	cancel    context.CancelFunc
+	abandoned atomic.Bool
+}
+
+func newConn(s *Server, ls *listenerState, nc net.Conn, ip netip.Addr, local bool) *conn {
+	id := s.nextConn.Add(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{
+		srv:    s,
+		lis:    ls,
+		lim:    s.lim,
+		id:     id,
+		raw:    nc,
+		ip:     ip,
+		local:  local,
+		remote: nc.RemoteAddr().String(),
+		ctx:    ctx,
+		cancel: cancel,
+		br:     bufio.NewReader(nc),
+		w:      nc,
+		tls:    ls.Mode == LDAPS,
+		ops:    make(map[int64]*operation),
+	}
+	c.log = s.log.With("conn", id, "listener", ls.Name)
+	return c
+}
+
+// ending says how a connection's read loop ended.
+type ending struct {
+	reason string
+	// drain: the server is shutting down; let operations finish, then
+	// send the notice.
+	drain bool
+	// notice, when set, is sent as the Notice of Disconnection.
+	notice *result
+	// finishOps lets in-flight operations complete and answer instead
+	// of cancelling them (the client half-closed its side).
+	finishOps bool
+	// linger: the client may still be sending; see linger.
+	linger bool
+}
+
+// linger half-closes nc and discards what the client is still sending for
+// a moment before the caller closes it. Closing a socket with unread input
+// makes the kernel send a reset, and a reset can destroy the Notice of
+// Disconnection before the client reads it.
+func linger(nc net.Conn, d time.Duration) {
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(d))
+	_, _ = io.Copy(io.Discard, io.LimitReader(nc, 64<<10))
+}
+
+func (c *conn) serve() {
+	defer c.srv.forget(c)
+	c.log.Debug("connection opened", "remote", c.remote)
+	e := c.readLoop()
+	c.finish(e)
+}
+
+func (c *conn) readLoop() ending {
+	if c.lis.Mode == LDAPS {
+		if err := c.handshake(); err != nil {
+			return ending{reason: fmt.Sprintf("TLS handshake: %v", err)}
+		}
+	}
+	for {
+		b, started, err := c.readMessage()
+		if err != nil {
+			return c.readEnding(err, started)
+		}
+		m, err := decodeMessage(b)
+		if err != nil {
+			clear(b)
+			return malformed(err)
+		}
+		if e, done := c.dispatch(m, b); done {
+			return e
+		}
+	}
+}
+
+// readMessage waits up to IdleTimeout for a message to start (longer while
+// operations are in flight: the client is waiting for us), then up to
+// MessageTimeout for the rest of it.
+func (c *conn) readMessage() ([]byte, bool, error) {
+	for {
+		c.setReadDeadline(time.Now().Add(c.lim.IdleTimeout))
+		tag, err := c.br.ReadByte()
+		if err != nil {
+			if isTimeout(err) && !c.isDraining() && c.inFlight() > 0 {
+				continue
+			}
+			return nil, false, err
+		}
+		c.setReadDeadline(time.Now().Add(c.lim.MessageTimeout))
+		b, err := readFrame(c.br, tag, c.lim.MaxMessageBytes)
+		return b, true, err
+	}
+}
+
+func (c *conn) readEnding(err error, started bool) ending {
+	obs := c.srv.obs
+	switch {
+	case c.isDraining():
+		return ending{reason: "server shutting down", drain: true}
+	case errors.Is(err, errTooLarge):
+		obs.LimitHit("max_message_bytes")
+		return ending{reason: err.Error(), linger: true, notice: &result{code: bridge.ProtocolError,
+			diag: fmt.Sprintf("message larger than %d bytes", c.lim.MaxMessageBytes)}}
+	case errors.Is(err, errMalformed):
+		return malformed(err)
+	case isTimeout(err) && !started:
+		obs.LimitHit("idle_timeout")
+		return ending{reason: "idle timeout", notice: &result{code: bridge.Unavailable, diag: "connection idle for too long"}}
+	case isTimeout(err):
+		obs.LimitHit("message_timeout")
+		return ending{reason: "message timeout", linger: true, notice: &result{code: bridge.Unavailable,
+			diag: fmt.Sprintf("message not complete within %s", c.lim.MessageTimeout)}}
+	case errors.Is(err, io.EOF) && !started:
+		return ending{reason: "client closed the connection", finishOps: true}
+	}
+	return ending{reason: fmt.Sprintf("read: %v", err)}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// finish ends the session: operations finish or are cancelled, the
+// notice goes out if there is one, the socket closes, the identity is
+// wiped.
+func (c *conn) finish(e ending) {
+	switch {
+	case e.drain:
+		c.opsWG.Wait()
+		c.writeFinal(appendNotice(nil, bridge.Unavailable, "server is shutting down"))
+	case e.finishOps:
+		c.opsWG.Wait()
+	default:
+		c.cancel()
+		if e.notice != nil {
+			c.writeFinal(appendNotice(nil, e.notice.code, e.notice.diag))
+			if e.linger {
+				linger(c.raw, min(time.Second, c.lim.MessageTimeout))
+			}
+		}
+	}
+	c.cancel()
+	c.closeWrites()
+	_ = c.raw.Close()
+	c.opsWG.Wait()
+	c.setPrincipal(nil)
+	lvl := slog.LevelDebug
+	if e.notice != nil {
+		lvl = slog.LevelInfo
+	}
+	c.log.Log(context.Background(), lvl, "connection closed", "reason", e.reason)
+}
+
+// drain is Shutdown's request: stop reading new requests.
+func (c *conn) drain() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.draining = true
+	_ = c.raw.SetReadDeadline(time.Unix(1, 0))
+}
+
+// kill closes the connection now.
+func (c *conn) kill() {
+	// Close first, so that no operation woken by the cancellation can
+	// still write a response.
+	_ = c.raw.Close()
+	c.cancel()
+}
+
+func (c *conn) isDraining() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.draining
+}
+
+// setReadDeadline sets a read deadline unless Shutdown has already set
+// one in the past, which must win.
+func (c *conn) setReadDeadline(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.draining {
+		t = time.Unix(1, 0)
+	}
+	_ = c.raw.SetReadDeadline(t)
+}
+
+func (c *conn) inFlight() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.ops)
+}
+
+func (c *conn) isTLS() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tls
+}
+
+func (c *conn) currentPrincipal() *bridge.Principal {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.principal
+}
+
+// setPrincipal replaces the session's identity and wipes the old one.
+func (c *conn) setPrincipal(p *bridge.Principal) {
+	c.mu.Lock()
+	old := c.principal
+	c.principal = p
+	c.mu.Unlock()
+	if old != p {
+		old.Wipe()
+	}
+}
+
+// cleartextOK reports whether passwords may cross this connection.
+func (c *conn) cleartextOK() bool {
+	if c.isTLS() {
+		return true
+	}
+	switch c.lis.Cleartext {
+	case CleartextAllow:
+		return true
+	case CleartextLoopback:
+		return c.local
+	}
+	return false
+}
+
+// write sends one or more encoded messages. A failed write closes the
+// connection, which ends the reader.
+func (c *conn) write(b []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.writeLocked(b)
+}
+
+func (c *conn) writeLocked(b []byte) {
+	if c.wclosed {
+		return
+	}
+	_ = c.w.SetWriteDeadline(time.Now().Add(c.lim.WriteTimeout))
+	if _, err := c.w.Write(b); err != nil {
+		c.wclosed = true
+		c.log.Debug("write failed", "err", err)
+		_ = c.raw.Close()
+	}
+}
+
+// writeFinal sends b and lets nothing be written after it.
+func (c *conn) writeFinal(b []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.writeLocked(b)
+	c.wclosed = true
+}
+
+func (c *conn) closeWrites() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.wclosed = true
+}
+
+// handshake does the server side of a TLS handshake on the raw
+// connection, replaying any bytes the reader had already buffered, within
+// MessageTimeout.
+func (c *conn) handshake() error {
+	var src net.Conn = c.raw
+	if n := c.br.Buffered(); n > 0 {
+		pre, _ := c.br.Peek(n)
+		src = &prefixConn{Conn: c.raw, pre: append([]byte(nil), pre...)}
+	}
+	tc := tls.Server(src, c.lis.TLS)
+	deadline := time.Now().Add(c.lim.MessageTimeout)
+	c.setReadDeadline(deadline)
+	_ = c.raw.SetWriteDeadline(deadline)
+	if err := tc.Handshake(); err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	c.w = tc
+	c.wmu.Unlock()
+	c.mu.Lock()
+	c.tls = true
+	c.mu.Unlock()
+	c.br = bufio.NewReader(tc)
+	return nil
+}
+
+// prefixConn reads pre before the connection.
+type prefixConn struct {
+	net.Conn
+	pre []byte
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) {
+	if len(p.pre) > 0 {
+		n := copy(b, p.pre)
+		p.pre = p.pre[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
+}
+
+// handler runs one operation and returns the encoded response messages
+// and the result code for metrics.
+type handler func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode)
+
+// execute applies what every operation shares (critical controls, the
+// must-change restriction) and runs h, turning a panic into "other".
+func (c *conn) execute(ctx context.Context, m *message, seq uint64, name string, respTag byte, restricted bool, h handler) (out []byte, code bridge.ResultCode) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("operation panicked", "op", seq, "msgid", m.id, "type", name,
+				"panic", describePanic(r), "stack", string(debug.Stack()))
+			out = appendMessage(nil, m.id, respTag, result{code: bridge.Other, diag: "internal error"}, nil, nil)
+			code = bridge.Other
+		}
+	}()
+	ctl := interpretControls(m.controls)
+	if ctl.unsupported != "" {
+		return appendMessage(nil, m.id, respTag, result{code: bridge.UnavailableCriticalExtension,
+			diag: "critical control " + quoteOID(ctl.unsupported) + " is not supported"}, nil, nil), bridge.UnavailableCriticalExtension
+	}
+	if restricted {
+		if p := c.currentPrincipal(); p != nil && p.MustChange() {
+			var ctls []respControl
+			if ctl.core.PasswordPolicy {
+				ctls = append(ctls, policyControl(bridge.PolicyErr(bridge.ChangeAfterReset)))
+			}
+			// slapd's wording, which some applications match on.
+			return appendMessage(nil, m.id, respTag, result{code: bridge.InsufficientAccessRights,
+				diag: "Operations are restricted to bind/unbind/abandon/StartTLS/modify password"}, nil, ctls), bridge.InsufficientAccessRights
+		}
+	}
+	return h(ctx, ctl)
+}
+
+// describePanic keeps request content out of the log: runtime errors are
+// the bridge's own words; any other value is named by type only.
+func describePanic(r any) string {
+	if re, ok := r.(runtime.Error); ok {
+		return re.Error()
+	}
+	return fmt.Sprintf("value of type %T", r)
+}
+
+// startOp runs an operation in its own goroutine, or answers busy when
+// the connection already has MaxOpsPerConn in flight. It reports whether
+// h will run.
+func (c *conn) startOp(m *message, name string, respTag byte, restricted bool, h handler) bool {
+	c.mu.Lock()
+	if len(c.ops) >= c.lim.MaxOpsPerConn {
+		c.mu.Unlock()
+		c.srv.obs.LimitHit("max_ops_per_conn")
+		c.write(appendMessage(nil, m.id, respTag, result{code: bridge.Busy,
+			diag: fmt.Sprintf("too many operations in progress on this connection (limit %d)", c.lim.MaxOpsPerConn)}, nil, nil))
+		c.srv.obs.OpDone(name, bridge.Busy, 0)
+		return false
+	}
+	if _, dup := c.ops[m.id]; dup {
+		c.mu.Unlock()
+		c.write(appendMessage(nil, m.id, respTag, result{code: bridge.ProtocolError, diag: "message ID already in use"}, nil, nil))
+		c.srv.obs.OpDone(name, bridge.ProtocolError, 0)
+		return false
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.lim.OperationTimeout)
+	c.opSeq++
+	o := &operation{msgID: m.id, seq: c.opSeq, cancel: cancel}
+	c.ops[m.id] = o
+	c.opsWG.Add(1)
+	c.mu.Unlock()
+
+	go func() {
+		defer c.opsWG.Done()
+		defer cancel()
+		start := time.Now()
+		out, code := c.execute(ctx, m, o.seq, name, respTag, restricted, h)
+		if o.abandoned.Load() {
+			code = bridge.Canceled
+		} else {
+			c.write(out)
+		}
+		clear(out) // it may hold a generated password
+		c.mu.Lock()
+		delete(c.ops, m.id)
+		c.mu.Unlock()
+		d := time.Since(start)
+		c.srv.obs.OpDone(name, code, d)
+		c.log.Debug("operation done", "op", o.seq, "msgid", m.id, "type", name, "code", int(code), "result", code.String(), "duration", d)
+	}()
+	return true
+}
+
+// runSync runs Bind or StartTLS in the reader goroutine.
+func (c *conn) runSync(ctx context.Context, m *message, name string, respTag byte, h handler) bridge.ResultCode {
+	c.mu.Lock()
+	c.opSeq++
+	seq := c.opSeq
+	c.mu.Unlock()
+	start := time.Now()
+	out, code := c.execute(ctx, m, seq, name, respTag, false, h)
+	c.write(out)
+	clear(out)
+	d := time.Since(start)
+	c.srv.obs.OpDone(name, code, d)
+	c.log.Debug("operation done", "op", seq, "msgid", m.id, "type", name, "code", int(code), "result", code.String(), "duration", d)
+	return code
+}
+
+func (c *conn) abandon(id int64) {
+	c.mu.Lock()
+	o := c.ops[id]
+	c.mu.Unlock()
+	if o != nil {
+		o.abandoned.Store(true)
+		o.cancel()
+	}
+}

@@ -1,0 +1,192 @@
+package ldapfront
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+
+	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
+	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/ldapfront/control"
+)
+
+// clientPDUs are requests as real clients send them: go-ldap's own
+// encoders and the ldappasswd/ldapwhoami/ldapsearch forms.
+func clientPDUs(t testing.TB) [][]byte {
+	pm := func(id int64, r *ldap.PasswordModifyRequest) []byte {
+		// The same packet go-ldap's PasswordModify writes.
+		op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, 23, nil, "")
+		op.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 0, oidPasswordModify, ""))
+		v := ber.Encode(ber.ClassContext, ber.TypePrimitive, 1, nil, "")
+		s := ber.NewSequence("")
+		if r.UserIdentity != "" {
+			s.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 0, r.UserIdentity, ""))
+		}
+		if r.OldPassword != "" {
+			s.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 1, r.OldPassword, ""))
+		}
+		if r.NewPassword != "" {
+			s.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 2, r.NewPassword, ""))
+		}
+		v.AppendChild(s)
+		op.AppendChild(v)
+		return envelope(id, op)
+	}
+	pp := reqControlPacket(control.OIDPasswordPolicy, false)
+	return [][]byte{
+		envelope(1, bindOp(3, userDN, userPass)),
+		envelope(1, bindOp(3, userDN, userPass), pp),
+		envelope(1, bindOp(3, "", "")),
+		envelope(1, bindOp(2, userDN, userPass)),
+		pm(2, ldap.NewPasswordModifyRequest("", "", "")),
+		pm(2, ldap.NewPasswordModifyRequest(userDN, userPass, "N3w-Passw0rd")),
+		pm(2, ldap.NewPasswordModifyRequest("", "", "N3w-Passw0rd")),
+		// ldappasswd -S without -A: only newPasswd; with no -s: value absent.
+		envelope(2, extOp(oidPasswordModify, mustHex(t, seq(hexTLV(0x82, []byte("N3w-Passw0rd")))), true), pp),
+		envelope(2, extOp(oidPasswordModify, nil, false)),
+		envelope(2, extOp(oidPasswordModify, []byte{0x30, 0}, true)),
+		envelope(3, extOp(oidWhoAmI, nil, false)),
+		envelope(4, extOp(oidStartTLS, nil, false)),
+		envelope(5, extOp("1.2.3", nil, false), reqControlPacket("1.2.3.4", true)),
+		rootDSESearch(6, "+", "subschemaSubentry"),
+		envelope(7, abandonOp(6)),
+		envelope(8, ber.Encode(ber.ClassApplication, ber.TypePrimitive, 2, nil, "unbind")),
+	}
+}
+
+// FuzzReadMessage drives the framing and the decoders of every operation
+// over a stream of bytes: nothing may panic or hang, and whatever decodes
+// must satisfy the envelope's invariants.
+func FuzzReadMessage(f *testing.F) {
+	var all []byte
+	for _, p := range clientPDUs(f) {
+		f.Add(p)
+		all = append(all, p...)
+	}
+	f.Add(all)
+	f.Add(mustHex(f, "308406400000"))
+	f.Add(mustHex(f, "30800201010000"))
+	f.Add([]byte{0x30, 0x81})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bufio.NewReader(bytes.NewReader(data))
+		for range 32 {
+			tag, err := r.ReadByte()
+			if err != nil {
+				return
+			}
+			b, err := readFrame(r, tag, 4096)
+			if err != nil {
+				if !errors.Is(err, errMalformed) && !errors.Is(err, errTooLarge) && !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("readFrame error %v is not a framing error", err)
+				}
+				return
+			}
+			if len(b) > 4096+10 {
+				t.Fatalf("frame of %d bytes over the limit", len(b))
+			}
+			m, err := decodeMessage(b)
+			if err != nil {
+				if !errors.Is(err, errMalformed) {
+					t.Fatalf("decodeMessage error %v does not wrap errMalformed", err)
+				}
+				continue
+			}
+			if m.id < 1 || m.id > maxMessageID {
+				t.Fatalf("messageID %d accepted", m.id)
+			}
+			interpretControls(m.controls)
+			exercise(t, m)
+		}
+	})
+}
+
+// exercise runs the per-operation decoders the reader would run.
+func exercise(t *testing.T, m *message) {
+	switch m.tag {
+	case appBindRequest:
+		if r, err := decodeBind(m.op); err == nil {
+			r.password.Wipe()
+		} else if !errors.Is(err, errMalformed) {
+			t.Fatalf("decodeBind: %v", err)
+		}
+	case appSearchRequest:
+		r, err := decodeSearch(m.op)
+		if err != nil {
+			if !errors.Is(err, errMalformed) {
+				t.Fatalf("decodeSearch: %v", err)
+			}
+			return
+		}
+		searchTarget(r)
+		if _, err := matchFilter(r.filter, rootDSE(&Options{Vendor: "v"}, true)); err != nil && !errors.Is(err, errMalformed) {
+			t.Fatalf("matchFilter: %v", err)
+		}
+		selectAttributes(subschema(), r.attrs)
+	case appExtendedRequest:
+		r, err := decodeExtended(m.op)
+		if err != nil {
+			if !errors.Is(err, errMalformed) {
+				t.Fatalf("decodeExtended: %v", err)
+			}
+			return
+		}
+		if q := quoteOID(r.oid); q != r.oid && q != "(invalid OID)" {
+			t.Fatalf("quoteOID(%q) = %q", r.oid, q)
+		}
+		checkPasswordModify(t, r.value, r.hasValue)
+	case appAbandonRequest:
+		if _, err := decodeAbandon(m.op); err != nil && !errors.Is(err, errMalformed) {
+			t.Fatalf("decodeAbandon: %v", err)
+		}
+	}
+	wipePacket(m.packet)
+}
+
+// checkPasswordModify decodes a Password Modify value and checks what
+// comes back: an opError with a known code and no request bytes in it, or
+// fields that were in the value.
+func checkPasswordModify(t *testing.T, value []byte, present bool) {
+	pm, err := decodePasswordModify(value, present)
+	if err != nil {
+		var oe *opError
+		if !errors.As(err, &oe) || (oe.code != bridge.ProtocolError && oe.code != bridge.UnwillingToPerform) {
+			t.Fatalf("decodePasswordModify error %v", err)
+		}
+		if !pm.OldPassword.IsZero() || !pm.NewPassword.IsZero() || pm.UserIdentity != "" {
+			t.Fatalf("a failed decode returned fields")
+		}
+		return
+	}
+	defer pm.OldPassword.Wipe()
+	defer pm.NewPassword.Wipe()
+	if !present && (pm.UserIdentity != "" || !pm.OldPassword.IsZero() || !pm.NewPassword.IsZero()) {
+		t.Fatal("fields from an absent value")
+	}
+	for _, f := range [][]byte{[]byte(pm.UserIdentity), pm.OldPassword.Bytes(), pm.NewPassword.Bytes()} {
+		if !bytes.Contains(value, f) {
+			t.Fatalf("decoded field % x is not in the value % x", f, value)
+		}
+	}
+}
+
+func FuzzPasswordModifyValue(f *testing.F) {
+	s := func(tag byte, v string) string { return hexTLV(tag, []byte(v)) }
+	for _, h := range []string{
+		"", "3000", "0400", "30038001", "30028300", "300000",
+		seq(s(0x80, userDN)),
+		seq(s(0x80, "dn:"+userDN) + s(0x81, userPass) + s(0x82, "N3w")),
+		seq(s(0x81, "") + s(0x82, "x")),
+		seq(s(0x82, "x") + s(0x81, "y")),
+		seq(s(0x82, "")),
+		"3082000482020000", // non-minimal length
+	} {
+		f.Add(mustHex(f, h), true)
+	}
+	f.Add([]byte(nil), false)
+	f.Fuzz(func(t *testing.T, value []byte, present bool) {
+		checkPasswordModify(t, value, present)
+	})
+}

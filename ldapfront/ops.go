@@ -1,0 +1,260 @@
+package ldapfront
+
+import (
+	"context"
+
+	"github.com/ldapbridge/ldapbridge/bridge"
+)
+
+// unsupportedOps are the requests the bridge answers with
+// unwillingToPerform in their own response type.
+var unsupportedOps = map[byte]struct {
+	name string
+	resp byte
+}{
+	appModifyRequest:  {"modify", appModifyResponse},
+	appAddRequest:     {"add", appAddResponse},
+	appDelRequest:     {"delete", appDelResponse},
+	appModDNRequest:   {"modifyDN", appModDNResponse},
+	appCompareRequest: {"compare", appCompareResponse},
+}
+
+// dispatch handles one decoded message; frame is its raw bytes. It
+// returns done when the connection must end.
+func (c *conn) dispatch(m *message, frame []byte) (ending, bool) {
+	switch m.tag {
+	case appUnbindRequest:
+		return ending{reason: "unbind"}, true
+
+	case appAbandonRequest:
+		id, err := decodeAbandon(m.op)
+		if err != nil {
+			return malformed(err), true
+		}
+		c.abandon(id)
+		return ending{}, false
+
+	case appBindRequest:
+		req, err := decodeBind(m.op)
+		clear(frame)
+		wipePacket(m.packet)
+		if err != nil {
+			return malformed(err), true
+		}
+		// RFC 4511 §4.2.1: earlier operations complete before a bind.
+		c.opsWG.Wait()
+		c.bind(m, req)
+		return ending{}, false
+
+	case appExtendedRequest:
+		req, err := decodeExtended(m.op)
+		if err != nil {
+			clear(frame)
+			wipePacket(m.packet)
+			return malformed(err), true
+		}
+		return c.extended(m, frame, req)
+
+	case appSearchRequest:
+		req, err := decodeSearch(m.op)
+		if err != nil {
+			return malformed(err), true
+		}
+		c.search(m, req)
+		return ending{}, false
+	}
+	if u, ok := unsupportedOps[m.tag]; ok {
+		c.startOp(m, u.name, u.resp, true, func(context.Context, controls) ([]byte, bridge.ResultCode) {
+			return appendMessage(nil, m.id, u.resp, result{code: bridge.UnwillingToPerform,
+				diag: "the " + u.name + " operation is not supported by this server"}, nil, nil), bridge.UnwillingToPerform
+		})
+		return ending{}, false
+	}
+	// A response PDU or an unknown request has no response type to
+	// answer with; slapd disconnects too.
+	return ending{reason: "unknown protocol operation", linger: true, notice: &result{code: bridge.ProtocolError, diag: "unknown LDAP request"}}, true
+}
+
+func malformed(err error) ending {
+	return ending{reason: err.Error(), linger: true, notice: &result{code: bridge.ProtocolError, diag: "malformed LDAP message"}}
+}
+
+// bind handles a BindRequest in the reader goroutine.
+func (c *conn) bind(m *message, req bindRequest) {
+	defer req.password.Wipe()
+	// A bind drops the previous identity first, whatever its outcome.
+	c.setPrincipal(nil)
+	ctx, cancel := context.WithTimeout(c.ctx, c.lim.OperationTimeout)
+	defer cancel()
+	c.runSync(ctx, m, "bind", appBindResponse, func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode) {
+		reply := func(o bridge.Outcome) ([]byte, bridge.ResultCode) {
+			var ctls []respControl
+			if ctl.core.PasswordPolicy {
+				ctls = append(ctls, policyControl(o.Policy))
+			}
+			return appendMessage(nil, m.id, appBindResponse, resultOf(o), nil, ctls), o.Code
+		}
+		switch {
+		case req.version != 3:
+			return reply(bridge.Fail(bridge.ProtocolError, "requested protocol version not supported"))
+		case !req.simple:
+			return reply(bridge.Fail(bridge.AuthMethodNotSupported, req.mech+" is not supported; use a simple bind"))
+		case !req.password.IsZero() && !c.cleartextOK():
+			return reply(bridge.Fail(bridge.ConfidentialityRequired, "a bind with a password needs TLS on this connection"))
+		}
+		o, p := c.srv.core.Bind(ctx, req.name, req.password, ctl.core)
+		if o.OK() {
+			c.setPrincipal(p)
+		} else {
+			p.Wipe()
+		}
+		c.log.Debug("bind", "msgid", m.id, "dn", req.name, "code", int(o.Code), "anonymous", p == nil)
+		return reply(o)
+	})
+}
+
+// extended dispatches an ExtendedRequest by its OID.
+func (c *conn) extended(m *message, frame []byte, req extendedRequest) (ending, bool) {
+	const name = "extended"
+	switch req.oid {
+	case oidStartTLS:
+		return c.startTLS(m, req)
+
+	case oidPasswordModify:
+		pm, perr := decodePasswordModify(req.value, req.hasValue)
+		clear(frame)
+		wipePacket(m.packet)
+		started := c.startOp(m, "passwordModify", appExtendedResp, false, func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode) {
+			defer pm.OldPassword.Wipe()
+			defer pm.NewPassword.Wipe()
+			return c.passwordModify(ctx, m, ctl, pm, perr)
+		})
+		if !started {
+			pm.OldPassword.Wipe()
+			pm.NewPassword.Wipe()
+		}
+
+	case oidWhoAmI:
+		c.startOp(m, "whoAmI", appExtendedResp, false, func(context.Context, controls) ([]byte, bridge.ResultCode) {
+			if req.hasValue {
+				return appendMessage(nil, m.id, appExtendedResp, result{code: bridge.ProtocolError, diag: "no request data expected"}, nil, nil), bridge.ProtocolError
+			}
+			authz := ""
+			if p := c.currentPrincipal(); p != nil {
+				authz = "dn:" + p.DN()
+			}
+			// RFC 4532: the authzId, empty for anonymous, and no
+			// responseName.
+			return appendMessage(nil, m.id, appExtendedResp, result{}, responseValue([]byte(authz)), nil), bridge.Success
+		})
+
+	default:
+		oid := quoteOID(req.oid)
+		c.startOp(m, name, appExtendedResp, false, func(context.Context, controls) ([]byte, bridge.ResultCode) {
+			// slapd answers protocolError "unsupported extended operation".
+			return appendMessage(nil, m.id, appExtendedResp, result{code: bridge.ProtocolError,
+				diag: "unsupported extended operation " + oid}, nil, nil), bridge.ProtocolError
+		})
+	}
+	return ending{}, false
+}
+
+// passwordModify answers RFC 3062 Password Modify.
+func (c *conn) passwordModify(ctx context.Context, m *message, ctl controls, pm bridge.PasswordModify, perr error) ([]byte, bridge.ResultCode) {
+	reply := func(o bridge.Outcome) ([]byte, bridge.ResultCode) {
+		var ctls []respControl
+		if ctl.core.PasswordPolicy {
+			ctls = append(ctls, policyControl(o.Policy))
+		}
+		if ctl.core.ValidationDetails && o.Validation != nil {
+			ctls = append(ctls, validationControl(o.Validation))
+		}
+		var tail func([]byte) []byte
+		if !o.GeneratedPassword.IsZero() {
+			tail = genPasswdValue(o.GeneratedPassword)
+		}
+		return appendMessage(nil, m.id, appExtendedResp, resultOf(o), tail, ctls), o.Code
+	}
+	// Attempts refused here are audited too, with what is known of them.
+	refuse := func(o bridge.Outcome) ([]byte, bridge.ResultCode) {
+		info := bridge.ChangeInfo{Target: pm.UserIdentity}
+		if p := c.currentPrincipal(); info.Target == "" && p != nil {
+			info.Target = p.DN()
+		}
+		c.srv.obs.PasswordChange(info, o, c.remote)
+		c.log.Info("password change refused", "msgid", m.id, "target", info.Target, "outcome", o)
+		return reply(o)
+	}
+	if !c.cleartextOK() {
+		return refuse(bridge.Fail(bridge.ConfidentialityRequired, "password changes need TLS on this connection"))
+	}
+	if oe, ok := perr.(*opError); ok {
+		return refuse(bridge.Fail(oe.code, oe.diag))
+	}
+	pm.Controls = ctl.core
+	o, info := c.srv.core.ChangePassword(ctx, c.currentPrincipal(), pm)
+	c.srv.obs.PasswordChange(info, o, c.remote)
+	c.log.Info("password change", "msgid", m.id, "target", info.Target, "kind", info.Kind.String(),
+		"backend", info.Backend, "outcome", o)
+	defer o.GeneratedPassword.Wipe()
+	return reply(o)
+}
+
+// startTLS handles the StartTLS extended operation in the reader
+// goroutine: the response goes out in cleartext, then the handshake.
+func (c *conn) startTLS(m *message, req extendedRequest) (ending, bool) {
+	ok := false
+	c.runSync(c.ctx, m, "startTLS", appExtendedResp, func(context.Context, controls) ([]byte, bridge.ResultCode) {
+		fail := func(code bridge.ResultCode, diag string) ([]byte, bridge.ResultCode) {
+			return appendMessage(nil, m.id, appExtendedResp, result{code: code, diag: diag}, nil, nil), code
+		}
+		// The checks and words are slapd's (servers/slapd/starttls.c).
+		switch {
+		case req.hasValue:
+			return fail(bridge.ProtocolError, "no request data expected")
+		case c.isTLS():
+			return fail(bridge.OperationsError, "TLS already started")
+		case c.lis.Mode != StartTLS:
+			return fail(bridge.Unavailable, "StartTLS is not offered on this listener")
+		case c.inFlight() > 0:
+			return fail(bridge.OperationsError, "cannot start TLS when operations are outstanding")
+		}
+		ok = true
+		return appendMessage(nil, m.id, appExtendedResp, result{}, nil, nil), bridge.Success
+	})
+	if !ok {
+		return ending{}, false
+	}
+	// As slapd does by default, the identity established before TLS
+	// does not carry over.
+	c.setPrincipal(nil)
+	if err := c.handshake(); err != nil {
+		return ending{reason: "StartTLS handshake: " + err.Error()}, true
+	}
+	return ending{}, false
+}
+
+// search answers the root DSE and cn=Subschema; the bridge is not a
+// directory for lookups.
+func (c *conn) search(m *message, req searchRequest) {
+	dn, ok := searchTarget(req)
+	c.startOp(m, "search", appSearchDone, !ok, func(context.Context, controls) ([]byte, bridge.ResultCode) {
+		if !ok {
+			return appendMessage(nil, m.id, appSearchDone, result{code: bridge.UnwillingToPerform,
+				diag: "this server answers base searches of the root DSE and cn=Subschema only"}, nil, nil), bridge.UnwillingToPerform
+		}
+		attrs := c.lis.dse
+		if dn == subschemaDN {
+			attrs = subschema()
+		}
+		match, err := matchFilter(req.filter, attrs)
+		if err != nil {
+			return appendMessage(nil, m.id, appSearchDone, result{code: bridge.ProtocolError, diag: "invalid search filter"}, nil, nil), bridge.ProtocolError
+		}
+		var out []byte
+		if match {
+			out = appendEntry(out, m.id, dn, selectAttributes(attrs, req.attrs), req.typesOnly)
+		}
+		return appendMessage(out, m.id, appSearchDone, result{}, nil, nil), bridge.Success
+	})
+}

@@ -1,0 +1,422 @@
+// Package ldapfront is the LDAP wire side of the bridge: it frames and
+// decodes LDAP messages, keeps each connection's session (bound identity,
+// TLS state), enforces limits, and encodes the core's Outcomes as LDAP
+// results and response controls.
+package ldapfront
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ldapbridge/ldapbridge/bridge"
+)
+
+// Core is what the front end needs from the bridge; *bridge.Bridge implements it.
+type Core interface {
+	Bind(ctx context.Context, dn string, password bridge.Secret, ctl bridge.RequestControls) (bridge.Outcome, *bridge.Principal)
+	ChangePassword(ctx context.Context, p *bridge.Principal, req bridge.PasswordModify) (bridge.Outcome, bridge.ChangeInfo)
+}
+
+// Mode is how a listener speaks TLS.
+type Mode int
+
+// The listener modes.
+const (
+	Plain    Mode = iota // cleartext only
+	StartTLS             // cleartext, offering the StartTLS extended operation
+	LDAPS                // TLS from the first byte
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Plain:
+		return "plain"
+	case StartTLS:
+		return "starttls"
+	case LDAPS:
+		return "ldaps"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// CleartextPolicy says whether simple binds with a password and password
+// changes are accepted on a connection that is not (yet) TLS.
+type CleartextPolicy int
+
+// The cleartext policies. The zero value is CleartextLoopback.
+const (
+	CleartextLoopback CleartextPolicy = iota // allowed only from a loopback address or a Unix socket
+	CleartextAllow
+	CleartextRefuse
+)
+
+// Listener describes one listening socket.
+type Listener struct {
+	Name string
+	Mode Mode
+	// TLS is required for StartTLS and LDAPS. The server uses it as given
+	// for every handshake, so a GetCertificate callback can serve
+	// reloaded certificates.
+	TLS       *tls.Config
+	Cleartext CleartextPolicy
+}
+
+// Limits bound what one client can cost. Zero fields take the defaults.
+type Limits struct {
+	MaxMessageBytes  int           // default 1 MiB; a larger length prefix is refused before allocating
+	MaxConnections   int           // total over all listeners, default 4096
+	MaxConnsPerIP    int           // 0 = unlimited
+	MaxOpsPerConn    int           // operations in flight per connection, default 16; over it: busy
+	IdleTimeout      time.Duration // no request for this long: Notice of Disconnection; default 10m
+	MessageTimeout   time.Duration // a started message must be complete within this; also the TLS handshake deadline; default 30s
+	WriteTimeout     time.Duration // default 30s
+	OperationTimeout time.Duration // context deadline of one operation; default 30s
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if l.MaxMessageBytes <= 0 {
+		l.MaxMessageBytes = 1 << 20
+	}
+	if l.MaxConnections <= 0 {
+		l.MaxConnections = 4096
+	}
+	if l.MaxConnsPerIP < 0 {
+		l.MaxConnsPerIP = 0
+	}
+	if l.MaxOpsPerConn <= 0 {
+		l.MaxOpsPerConn = 16
+	}
+	def(&l.IdleTimeout, 10*time.Minute)
+	def(&l.MessageTimeout, 30*time.Second)
+	def(&l.WriteTimeout, 30*time.Second)
+	def(&l.OperationTimeout, 30*time.Second)
+	return l
+}
+
+// Observer receives events for metrics and audit. Calls are synchronous
+// and may come from many goroutines; implementations must be quick and
+// safe for concurrent use. Options.Observer may be nil.
+type Observer interface {
+	ConnOpened(listener string)
+	ConnClosed(listener string)
+	// OpDone reports each answered (or abandoned: bridge.Canceled)
+	// operation: "bind", "search", "passwordModify", "whoAmI",
+	// "startTLS", "extended", "compare", "add", "delete", "modify",
+	// "modifyDN".
+	OpDone(op string, code bridge.ResultCode, d time.Duration)
+	// LimitHit names the limit: "max_connections", "max_conns_per_ip",
+	// "max_ops_per_conn", "max_message_bytes", "idle_timeout",
+	// "message_timeout".
+	LimitHit(name string)
+	// PasswordChange reports every Password Modify the core acted on;
+	// source is the client's address.
+	PasswordChange(info bridge.ChangeInfo, out bridge.Outcome, source string)
+}
+
+// Options configure a Server.
+type Options struct {
+	Limits         Limits
+	Logger         *slog.Logger
+	Observer       Observer
+	Vendor         string   // vendorName, default "ldapbridge"
+	Version        string   // vendorVersion
+	NamingContexts []string // the route bases, shown in the rootDSE
+}
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("ldapfront: server closed")
+
+// Server serves LDAP on any number of listeners.
+type Server struct {
+	core Core
+	opts Options
+	lim  Limits
+	log  *slog.Logger
+	obs  observer
+
+	nextConn atomic.Uint64
+
+	mu        sync.Mutex
+	closing   bool
+	listeners map[*net.Listener]struct{}
+	conns     map[*conn]struct{}
+	perIP     map[netip.Addr]int
+	connWG    sync.WaitGroup
+}
+
+// NewServer makes a server that hands operations to core.
+func NewServer(core Core, opts Options) *Server {
+	opts.Limits = opts.Limits.withDefaults()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Vendor == "" {
+		opts.Vendor = "ldapbridge"
+	}
+	opts.NamingContexts = append([]string(nil), opts.NamingContexts...)
+	return &Server{
+		core:      core,
+		opts:      opts,
+		lim:       opts.Limits,
+		log:       opts.Logger,
+		obs:       observer{opts.Observer},
+		listeners: make(map[*net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+		perIP:     make(map[netip.Addr]int),
+	}
+}
+
+// listenerState is what the connections of one Serve call share.
+type listenerState struct {
+	Listener
+	dse []attribute // the root DSE this listener shows
+}
+
+// Serve accepts connections on ln until Shutdown or Close, and returns
+// ErrServerClosed then. For LDAPS, ln is a plain listener: the server does
+// the TLS handshake itself, with a deadline, off the accept loop.
+func (s *Server) Serve(ln net.Listener, l Listener) error {
+	switch l.Mode {
+	case Plain:
+	case StartTLS, LDAPS:
+		if l.TLS == nil {
+			return fmt.Errorf("serve %q: %s needs a TLS config", l.Name, l.Mode)
+		}
+	default:
+		return fmt.Errorf("serve %q: unknown mode %d", l.Name, int(l.Mode))
+	}
+	switch l.Cleartext {
+	case CleartextLoopback, CleartextAllow, CleartextRefuse:
+	default:
+		return fmt.Errorf("serve %q: unknown cleartext policy %d", l.Name, int(l.Cleartext))
+	}
+	ls := &listenerState{Listener: l, dse: rootDSE(&s.opts, l.Mode == StartTLS)}
+
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[&ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, &ln)
+		s.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			var te interface{ Temporary() bool }
+			if errors.As(err, &te) && te.Temporary() {
+				// Out of file descriptors and the like: wait and retry,
+				// as net/http does.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "listener", l.Name, "err", err, "delay", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("serve %q: accept: %w", l.Name, err)
+		}
+		backoff = 0
+		s.admit(nc, ls)
+	}
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// admit registers a new connection and starts serving it, or turns it
+// away when a connection limit is reached.
+func (s *Server) admit(nc net.Conn, ls *listenerState) {
+	ip, local := peer(nc)
+	s.mu.Lock()
+	var refuse, limit string
+	switch {
+	case s.closing:
+		refuse = "server is shutting down"
+	case len(s.conns) >= s.lim.MaxConnections:
+		refuse, limit = "too many connections", "max_connections"
+	case s.lim.MaxConnsPerIP > 0 && ip.IsValid() && s.perIP[ip] >= s.lim.MaxConnsPerIP:
+		refuse, limit = "too many connections from this address", "max_conns_per_ip"
+	}
+	if refuse != "" {
+		s.mu.Unlock()
+		if limit != "" {
+			s.obs.LimitHit(limit)
+		}
+		s.log.Warn("connection refused", "listener", ls.Name, "remote", nc.RemoteAddr().String(), "reason", refuse)
+		go s.turnAway(nc, ls, refuse)
+		return
+	}
+	c := newConn(s, ls, nc, ip, local)
+	s.conns[c] = struct{}{}
+	if ip.IsValid() {
+		s.perIP[ip]++
+	}
+	s.connWG.Add(1)
+	s.mu.Unlock()
+	s.obs.ConnOpened(ls.Name)
+	go c.serve()
+}
+
+// turnAway sends the Notice of Disconnection (busy) to a connection over a
+// limit and closes it. An LDAPS connection is closed without one: a notice
+// needs a TLS handshake, which is exactly the work a full server must not
+// take on.
+func (s *Server) turnAway(nc net.Conn, ls *listenerState, why string) {
+	defer nc.Close()
+	if ls.Mode == LDAPS {
+		return
+	}
+	code := bridge.Busy
+	if why == "server is shutting down" {
+		code = bridge.Unavailable
+	}
+	_ = nc.SetWriteDeadline(time.Now().Add(min(s.lim.WriteTimeout, 5*time.Second)))
+	if _, err := nc.Write(appendNotice(nil, code, why)); err == nil {
+		linger(nc, min(time.Second, s.lim.MessageTimeout))
+	}
+}
+
+// peer returns the client's IP (invalid for Unix sockets) and whether the
+// client is on this host.
+func peer(nc net.Conn) (netip.Addr, bool) {
+	switch a := nc.RemoteAddr().(type) {
+	case *net.TCPAddr:
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok {
+			return netip.Addr{}, false
+		}
+		ip = ip.Unmap()
+		return ip, ip.IsLoopback()
+	case *net.UnixAddr:
+		return netip.Addr{}, true
+	}
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		ip := ap.Addr().Unmap()
+		return ip, ip.IsLoopback()
+	}
+	return netip.Addr{}, false
+}
+
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	if c.ip.IsValid() {
+		if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
+			delete(s.perIP, c.ip)
+		}
+	}
+	s.mu.Unlock()
+	s.obs.ConnClosed(c.lis.Name)
+	s.connWG.Done()
+}
+
+// Shutdown stops accepting, sends the Notice of Disconnection to idle
+// connections and closes them, lets in-flight operations finish and send
+// their responses, and closes each connection once it is idle. When ctx
+// ends first it closes the remaining connections and returns ctx.Err().
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	err := s.closeListenersLocked()
+	for c := range s.conns {
+		c.drain()
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		s.connWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return err
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.kill()
+		}
+		s.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// Close stops accepting and closes every connection at once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closing = true
+	err := s.closeListenersLocked()
+	for c := range s.conns {
+		c.kill()
+	}
+	return err
+}
+
+func (s *Server) closeListenersLocked() error {
+	var errs []error
+	for ln := range s.listeners {
+		if err := (*ln).Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+		delete(s.listeners, ln)
+	}
+	return errors.Join(errs...)
+}
+
+// observer makes a nil Observer a no-op.
+type observer struct{ o Observer }
+
+func (o observer) ConnOpened(l string) {
+	if o.o != nil {
+		o.o.ConnOpened(l)
+	}
+}
+
+func (o observer) ConnClosed(l string) {
+	if o.o != nil {
+		o.o.ConnClosed(l)
+	}
+}
+
+func (o observer) OpDone(op string, code bridge.ResultCode, d time.Duration) {
+	if o.o != nil {
+		o.o.OpDone(op, code, d)
+	}
+}
+
+func (o observer) LimitHit(name string) {
+	if o.o != nil {
+		o.o.LimitHit(name)
+	}
+}
+
+func (o observer) PasswordChange(info bridge.ChangeInfo, out bridge.Outcome, source string) {
+	if o.o != nil {
+		o.o.PasswordChange(info, out, source)
+	}
+}
