@@ -147,6 +147,8 @@ type PasswordModify struct {
 
 // ChangeInfo tells the caller what the core decided, for audit and metrics.
 type ChangeInfo struct {
+	// Actor is the bound identity that asked ("" when anonymous).
+	Actor   string
 	Target  string
 	Kind    ChangeKind
 	Backend string
@@ -156,6 +158,9 @@ type ChangeInfo struct {
 // bound as p (nil when anonymous).
 func (b *Bridge) ChangePassword(ctx context.Context, p *Principal, req PasswordModify) (Outcome, ChangeInfo) {
 	var info ChangeInfo
+	if p != nil {
+		info.Actor = p.DN()
+	}
 	if p == nil {
 		return Fail(StrongerAuthRequired, diagAnonChange), info
 	}

@@ -1,0 +1,202 @@
+package pingdirectory
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/ldapbridge/ldapbridge/bridge"
+)
+
+// stateAttributes are the operational attributes GET /me asks for: the
+// password policy state (ds-pwp-state-json, whose field names are the
+// UnboundID SDK's PasswordPolicyStateJSONField) and pwdReset, either of
+// which tells a must-change password.
+const stateAttributes = "ds-pwp-state-json,pwdReset"
+
+// Bind verifies a DN and password with one GET /directory/v1/me.
+func (c *Client) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcome {
+	if req.DN == "" || req.Password.IsZero() {
+		return bridge.Fail(bridge.UnwillingToPerform, "a bind needs a DN and a password")
+	}
+	if strings.Contains(req.DN, ":") {
+		return bridge.Fail(bridge.UnwillingToPerform, "this DN contains ':', which HTTP Basic authentication to PingDirectory cannot carry")
+	}
+	ex := c.send(ctx, "bind", func(ctx context.Context) (*http.Request, error) {
+		u := c.endpoint("", "me")
+		u.RawQuery = "includeAttributes=" + stateAttributes
+		r, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return nil, fmt.Errorf("build bind request: %w", err)
+		}
+		r.URL = u
+		r.SetBasicAuth(req.DN, req.Password.Reveal())
+		r.Header.Set("Accept", acceptJSON)
+		r.Header.Set("User-Agent", userAgent)
+		return r, nil
+	})
+	out := c.bindOutcome(ex, req.Controls.PasswordPolicy)
+	out.RequestID = requestID(ex.header)
+	return out
+}
+
+func (c *Client) bindOutcome(ex exchange, wantPolicy bool) bridge.Outcome {
+	if ex.err != nil {
+		return c.transportOutcome(opBind, ex)
+	}
+	if ex.status >= 200 && ex.status < 300 {
+		if ex.bodyErr != nil || !isJSON(ex.header.Get("Content-Type")) {
+			// A 200 that is not the entry (a proxy's page) proves nothing.
+			return bridge.Fail(bridge.Unavailable, fmt.Sprintf(
+				"PingDirectory backend %q answered HTTP %d without a readable JSON entry", c.name, ex.status))
+		}
+		st, err := decodeState(ex.body)
+		if err != nil {
+			return bridge.Fail(bridge.Unavailable, fmt.Sprintf(
+				"PingDirectory backend %q answered HTTP %d with an unreadable entry", c.name, ex.status))
+		}
+		out := bridge.Outcome{Code: bridge.Success, MustChange: st.mustChange}
+		if wantPolicy {
+			out.Policy = st.policy()
+		}
+		return out
+	}
+	res, hasRes := readResult(ex)
+	out := c.statusOutcome(opBind, ex, res, hasRes)
+	if wantPolicy && out.Code == bridge.InvalidCredentials && hasRes {
+		// Only what the answer says: a ppolicy control with an error.
+		if _, p, _ := responseControls(res.controls); p != nil && p.Error != bridge.PolicyErrorNone {
+			out.Policy = &bridge.Policy{Error: p.Error}
+		}
+	}
+	return out
+}
+
+// bindState is what a successful bind learns from the entry.
+type bindState struct {
+	mustChange   bool
+	expired      bool
+	secondsLeft  *int64 // until the password expires
+	warnInterval *int64
+	expiring     bool // an account usability warning "password-expiring"
+	graceLeft    *int64
+}
+
+// pwpStateJSON holds the ds-pwp-state-json fields the bridge uses.
+type pwpStateJSON struct {
+	MustChange      *bool  `json:"must-change-password"`
+	Expired         *bool  `json:"password-is-expired"`
+	SecondsLeft     *int64 `json:"seconds-until-password-expiration"`
+	WarnInterval    *int64 `json:"password-expiration-warning-interval-seconds"`
+	GraceRemaining  *int64 `json:"remaining-grace-login-count"`
+	UsabilityNotice []struct {
+		TypeName string `json:"type-name"`
+	} `json:"account-usability-warnings"`
+}
+
+// decodeState reads the entry of GET /me. The state attributes are
+// optional (access controls may hide them): without them the bind is
+// plain success.
+func decodeState(body []byte) (bindState, error) {
+	var st bindState
+	var entry map[string]json.RawMessage
+	if err := json.Unmarshal(body, &entry); err != nil {
+		return st, fmt.Errorf("decode entry: %w", err)
+	}
+	if entry == nil {
+		return st, errors.New("decode entry: not a JSON object")
+	}
+	if raw, ok := entry["ds-pwp-state-json"]; ok {
+		if js, ok := stateObject(raw); ok {
+			var p pwpStateJSON
+			// A field of an unexpected type is skipped, the rest kept.
+			var typeErr *json.UnmarshalTypeError
+			if err := json.Unmarshal(js, &p); err == nil || errors.As(err, &typeErr) {
+				st.mustChange = p.MustChange != nil && *p.MustChange
+				st.expired = p.Expired != nil && *p.Expired
+				st.secondsLeft, st.warnInterval, st.graceLeft = p.SecondsLeft, p.WarnInterval, p.GraceRemaining
+				for _, w := range p.UsabilityNotice {
+					if w.TypeName == "password-expiring" {
+						st.expiring = true
+					}
+				}
+			}
+		}
+	}
+	if raw, ok := entry["pwdReset"]; ok && truthy(raw) {
+		st.mustChange = true
+	}
+	return st, nil
+}
+
+// stateObject finds the JSON object in an attribute value, which the API
+// may give as the object, a one-element array, or a string holding it.
+func stateObject(raw json.RawMessage) (json.RawMessage, bool) {
+	raw = json.RawMessage(strings.TrimSpace(string(raw)))
+	if len(raw) == 0 {
+		return nil, false
+	}
+	switch raw[0] {
+	case '{':
+		return raw, true
+	case '[':
+		var arr []json.RawMessage
+		if json.Unmarshal(raw, &arr) != nil || len(arr) == 0 {
+			return nil, false
+		}
+		return stateObject(arr[0])
+	case '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return nil, false
+		}
+		s = strings.TrimSpace(s)
+		if !strings.HasPrefix(s, "{") {
+			return nil, false
+		}
+		return json.RawMessage(s), true
+	}
+	return nil, false
+}
+
+// truthy reads an LDAP boolean as the API may render it: true, "TRUE",
+// or either in an array.
+func truthy(raw json.RawMessage) bool {
+	var b bool
+	if json.Unmarshal(raw, &b) == nil {
+		return b
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return strings.EqualFold(strings.TrimSpace(s), "true")
+	}
+	var arr []json.RawMessage
+	if json.Unmarshal(raw, &arr) == nil && len(arr) > 0 {
+		return truthy(arr[0])
+	}
+	return false
+}
+
+// policy is the ppolicy response for a successful bind: changeAfterReset
+// for a must-change password, and a warning when the password is in its
+// expiry warning interval (or a grace login was used).
+func (st bindState) policy() *bridge.Policy {
+	p := bridge.NoPolicy()
+	switch {
+	case st.expired && st.graceLeft != nil:
+		p.Warning, p.WarningValue = bridge.GraceAuthNsRemaining, max(*st.graceLeft, 0)
+	case st.secondsLeft != nil && *st.secondsLeft >= 0 &&
+		(st.expiring || (st.warnInterval != nil && *st.secondsLeft <= *st.warnInterval)):
+		p.Warning, p.WarningValue = bridge.TimeBeforeExpiration, *st.secondsLeft
+	}
+	if st.mustChange {
+		p.Error = bridge.ChangeAfterReset
+	}
+	if p.Warning == bridge.WarningNone && p.Error == bridge.PolicyErrorNone {
+		return nil
+	}
+	return &p
+}

@@ -1,0 +1,165 @@
+package pingdirectory
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/restback/dirctl"
+)
+
+// ChangePassword is one POST /directory/v1/{dn}/changePassword as the
+// acting user, always asking for the validation details so that a ppolicy
+// error can be derived from them. It is never re-sent once any of it may
+// have reached the server.
+func (c *Client) ChangePassword(ctx context.Context, req bridge.ChangeRequest) bridge.Outcome {
+	actor := req.Actor
+	if actor.DN == "" {
+		if c.admin.DN == "" {
+			return bridge.Fail(bridge.UnwillingToPerform, fmt.Sprintf(
+				"PingDirectory backend %q has no administrative credentials for changes requested by the bridge's own accounts", c.name))
+		}
+		actor = c.admin
+	}
+	if actor.Password.IsZero() {
+		return bridge.Fail(bridge.UnwillingToPerform, "no credentials to act with on the backend")
+	}
+	if strings.Contains(actor.DN, ":") {
+		return bridge.Fail(bridge.UnwillingToPerform, "the acting DN contains ':', which HTTP Basic authentication to PingDirectory cannot carry")
+	}
+	if dn, err := bridge.ParseDN(req.Target); err != nil || len(dn.RDNs) == 0 {
+		return bridge.Fail(bridge.InvalidDNSyntax, "the target is not a valid DN")
+	}
+	// JSON strings carry Unicode; a password that is not UTF-8 would be
+	// changed into something else on the way.
+	if !utf8.Valid(req.OldPassword.Bytes()) || !utf8.Valid(req.NewPassword.Bytes()) {
+		return bridge.Fail(bridge.UnwillingToPerform, "passwords must be valid UTF-8 for the PingDirectory REST API")
+	}
+	ex := c.send(ctx, "changePassword", func(ctx context.Context) (*http.Request, error) {
+		body, err := changeBody(req.OldPassword, req.NewPassword)
+		if err != nil {
+			return nil, err
+		}
+		u := c.endpoint(req.Target, "changePassword")
+		wb := &wipingBody{b: body}
+		r, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), wb)
+		if err != nil {
+			wb.Close()
+			return nil, fmt.Errorf("build changePassword request: %w", err)
+		}
+		r.URL = u
+		r.ContentLength = int64(len(body))
+		r.SetBasicAuth(actor.DN, actor.Password.Reveal())
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Accept", acceptJSON)
+		r.Header.Set("User-Agent", userAgent)
+		return r, nil
+	})
+	out := c.changeOutcome(ctx, ex, !req.NewPassword.IsZero())
+	out.RequestID = requestID(ex.header)
+	return out
+}
+
+// changeOutcome maps the answer to a password change.
+func (c *Client) changeOutcome(ctx context.Context, ex exchange, newGiven bool) bridge.Outcome {
+	if ex.err != nil {
+		return c.transportOutcome(opChange, ex)
+	}
+	res, hasRes := readResult(ex)
+	var out bridge.Outcome
+	if ex.status >= 200 && ex.status < 300 {
+		switch {
+		case !hasRes:
+			return bridge.Fail(bridge.Other, fmt.Sprintf(
+				"PingDirectory backend %q: outcome unknown: it answered HTTP %d but the answer could not be read; the password may have been changed",
+				c.name, ex.status))
+		case !res.hasCode:
+			return bridge.Fail(bridge.Other, fmt.Sprintf(
+				"PingDirectory backend %q: outcome unknown: its HTTP %d answer has no resultCode; the password may have been changed",
+				c.name, ex.status))
+		}
+		out = bridge.Outcome{Code: res.code, Diagnostic: res.diagnostic, MatchedDN: res.matchedDN}
+	} else {
+		out = c.statusOutcome(opChange, ex, res, hasRes)
+		if hasRes {
+			out.MatchedDN = res.matchedDN
+		}
+	}
+	if hasRes {
+		v, p, errs := responseControls(res.controls)
+		for _, err := range errs {
+			c.log.WarnContext(ctx, "PingDirectory response control ignored", "error", err.Error())
+		}
+		out.Validation, out.Policy = v, p
+	}
+	// Without a ppolicy control, derive the error: PingDirectory answers
+	// constraintViolation for a password it rejects, and (as OpenDJ, its
+	// ancestor, does) unwillingToPerform for one changed too soon.
+	switch {
+	case out.Policy != nil || out.Code == bridge.Success:
+	case out.Code == bridge.ConstraintViolation:
+		out.Policy = bridge.PolicyErr(policyFromValidation(out.Validation))
+	case out.Validation != nil && out.Validation.MissingCurrentPassword:
+		out.Policy = bridge.PolicyErr(bridge.MustSupplyOldPassword)
+	case hasFailedRequirement(out.Validation):
+		out.Policy = bridge.PolicyErr(policyFromValidation(out.Validation))
+	}
+	if out.Code == bridge.Success && !newGiven {
+		if res.generated == nil || *res.generated == "" {
+			out.Code = bridge.Other
+			out.Diagnostic = fmt.Sprintf(
+				"PingDirectory backend %q changed the password but returned no generated password; the new password is unknown", c.name)
+			return out
+		}
+		out.GeneratedPassword = bridge.NewSecret([]byte(*res.generated))
+	}
+	return out
+}
+
+// changeBody writes {"oldPassword"?, "newPassword"?, "_controls": [the
+// validation details request control]} straight from the secrets' bytes,
+// into one buffer sized so that it never grows (no stray copies of the
+// passwords are left behind for the garbage collector).
+func changeBody(oldPassword, newPassword bridge.Secret) ([]byte, error) {
+	ctl, err := json.Marshal([]dirctl.Control{dirctl.ValidationRequestControl()})
+	if err != nil {
+		return nil, fmt.Errorf("encode changePassword controls: %w", err)
+	}
+	b := make([]byte, 0, 64+6*(oldPassword.Len()+newPassword.Len())+len(ctl))
+	b = append(b, '{')
+	if !oldPassword.IsZero() {
+		b = append(b, `"oldPassword":`...)
+		b = appendJSONString(b, oldPassword.Bytes())
+		b = append(b, ',')
+	}
+	if !newPassword.IsZero() {
+		b = append(b, `"newPassword":`...)
+		b = appendJSONString(b, newPassword.Bytes())
+		b = append(b, ',')
+	}
+	b = append(b, `"_controls":`...)
+	b = append(b, ctl...)
+	b = append(b, '}')
+	return b, nil
+}
+
+// appendJSONString appends s, valid UTF-8, as a JSON string.
+func appendJSONString(dst, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for _, ch := range s {
+		switch {
+		case ch == '"' || ch == '\\':
+			dst = append(dst, '\\', ch)
+		case ch < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[ch>>4], hex[ch&15])
+		default:
+			dst = append(dst, ch)
+		}
+	}
+	return append(dst, '"')
+}
