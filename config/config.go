@@ -1,0 +1,368 @@
+// Package config is the ldapbridge configuration: the YAML schema, its
+// defaults, strict decoding, validation that reports every problem with its
+// line, and secrets taken from the environment and from files.
+//
+// It knows nothing of LDAP or HTTP; cmd/ldapbridge turns a *Config into
+// listeners, backends and routes.
+package config
+
+import (
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ldapbridge/ldapbridge/bridge"
+)
+
+// Config is one validated configuration with every default filled in.
+type Config struct {
+	Listeners []Listener `yaml:"listeners"`
+	Limits    Limits     `yaml:"limits"`
+	Backends  []Backend  `yaml:"backends"`
+	Routes    []Route    `yaml:"routes"`
+	Accounts  []Account  `yaml:"accounts,omitempty"`
+	Log       Log        `yaml:"log"`
+	Admin     Admin      `yaml:"admin"`
+	Reload    Reload     `yaml:"reload"`
+}
+
+// TLS modes of a listener.
+const (
+	TLSNone     = "none"
+	TLSStartTLS = "starttls"
+	TLSLDAPS    = "ldaps"
+)
+
+// Cleartext policies: what a listener does with binds and password changes
+// on a connection that is not protected by TLS.
+const (
+	CleartextLoopback = "loopback" // allowed only from a loopback peer
+	CleartextAllow    = "allow"
+	CleartextRefuse   = "refuse"
+)
+
+// Listener is one LDAP listening socket.
+type Listener struct {
+	Name          string `yaml:"name"`
+	Address       string `yaml:"address"`
+	TLS           string `yaml:"tls"`
+	CertFile      string `yaml:"cert_file,omitempty"`
+	KeyFile       string `yaml:"key_file,omitempty"`
+	MinTLSVersion string `yaml:"min_tls_version"`
+	Cleartext     string `yaml:"cleartext"`
+}
+
+// TLSMinVersion is MinTLSVersion as a crypto/tls constant.
+func (l Listener) TLSMinVersion() uint16 {
+	if l.MinTLSVersion == "1.3" {
+		return tls.VersionTLS13
+	}
+	return tls.VersionTLS12
+}
+
+// Limits bound what clients may make the bridge do. Zero means unlimited
+// only where the field says so.
+type Limits struct {
+	MaxMessageBytes     int      `yaml:"max_message_bytes"`
+	MaxConnections      int      `yaml:"max_connections"`
+	MaxConnectionsPerIP int      `yaml:"max_connections_per_ip"` // 0 = unlimited
+	MaxOpsPerConnection int      `yaml:"max_ops_per_connection"`
+	IdleTimeout         Duration `yaml:"idle_timeout"`
+	MessageTimeout      Duration `yaml:"message_timeout"`
+	WriteTimeout        Duration `yaml:"write_timeout"`
+	OperationTimeout    Duration `yaml:"operation_timeout"`
+	DrainTimeout        Duration `yaml:"drain_timeout"`
+	RatePerIP           float64  `yaml:"rate_per_ip"`         // requests/second per source, 0 = unlimited
+	FailedBindsPerDN    int      `yaml:"failed_binds_per_dn"` // per minute, 0 = unlimited
+}
+
+// Backend types.
+const (
+	TypePingDirectory = "pingdirectory"
+	TypePingOne       = "pingone"
+)
+
+// Backend is one REST directory.
+type Backend struct {
+	Name          string         `yaml:"name"`
+	Type          string         `yaml:"type"`
+	Timeout       Duration       `yaml:"timeout"`
+	CAFile        string         `yaml:"ca_file,omitempty"`
+	PingDirectory *PingDirectory `yaml:"pingdirectory,omitempty"`
+	PingOne       *PingOne       `yaml:"pingone,omitempty"`
+}
+
+// PingDirectory locates a PingDirectory Directory REST API.
+type PingDirectory struct {
+	// URL is the server's base URL without a trailing slash; the API is
+	// under URL + "/directory/v1".
+	URL string `yaml:"url"`
+}
+
+// PingOne token endpoint authentication methods.
+const (
+	AuthClientSecretBasic = "client_secret_basic"
+	AuthClientSecretPost  = "client_secret_post"
+)
+
+// PingOne is a PingOne environment reached with a worker application's
+// client credentials.
+type PingOne struct {
+	EnvironmentID string `yaml:"environment_id"`
+	Region        string `yaml:"region,omitempty"`
+	// AuthURL and APIURL are always set after Parse: given explicitly, or
+	// derived from Region. No trailing slash.
+	AuthURL  string `yaml:"auth_url"`
+	APIURL   string `yaml:"api_url"`
+	ClientID string `yaml:"client_id"`
+	// ClientSecret is the resolved secret, from client_secret or from the
+	// contents of client_secret_file. It never prints.
+	ClientSecret     bridge.Secret `yaml:"client_secret,omitempty"`
+	ClientSecretFile string        `yaml:"client_secret_file,omitempty"`
+	TokenAuthMethod  string        `yaml:"token_auth_method"`
+	// UserFilter is a SCIM filter template: {attr} stands for the value of
+	// attr in the DN's first RDN; every placeholder is inside a quoted
+	// string so the value is escaped as a SCIM string.
+	UserFilter string   `yaml:"user_filter"`
+	UserCache  Cache    `yaml:"user_cache"`
+	PolicyTTL  Duration `yaml:"policy_ttl"`
+}
+
+// TokenURL is the OAuth 2 token endpoint of the environment.
+func (p PingOne) TokenURL() string {
+	return strings.TrimRight(p.AuthURL, "/") + "/" + p.EnvironmentID + "/as/token"
+}
+
+// Cache sizes a cache; Size 0 turns it off.
+type Cache struct {
+	Size int      `yaml:"size"`
+	TTL  Duration `yaml:"ttl"`
+}
+
+// Route sends the DNs under Base to one backend.
+type Route struct {
+	Base                  string   `yaml:"base"`
+	Backend               string   `yaml:"backend"`
+	Admins                []string `yaml:"admins,omitempty"`
+	AllowOldPasswordProof bool     `yaml:"allow_old_password_proof"`
+	ForceChange           bool     `yaml:"force_change"`
+	BypassPolicy          bool     `yaml:"bypass_policy"`
+	Gateway               *Gateway `yaml:"gateway,omitempty"`
+}
+
+// Gateway is a PingOne LDAP gateway reference for administrative resets.
+type Gateway struct {
+	ID          string            `yaml:"id"`
+	UserTypeID  string            `yaml:"user_type_id"`
+	Correlation map[string]string `yaml:"correlation"`
+}
+
+// Account is a local service account the bridge authenticates itself.
+type Account struct {
+	DN           string `yaml:"dn"`
+	PasswordHash string `yaml:"password_hash"`
+}
+
+// Log levels and formats.
+const (
+	LevelDebug = "debug"
+	LevelInfo  = "info"
+	LevelWarn  = "warn"
+	LevelError = "error"
+	FormatJSON = "json"
+	FormatText = "text"
+)
+
+// Log configures logging and the audit trail.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+	// AuditFile is where audit records go; "" sends them to the log.
+	AuditFile string `yaml:"audit_file"`
+}
+
+// Admin is the metrics and health HTTP listener.
+type Admin struct {
+	// Address is host:port; "" turns the listener off.
+	Address string `yaml:"address"`
+}
+
+// Reload configures configuration reloads; SIGHUP always reloads.
+type Reload struct {
+	WatchConfig bool `yaml:"watch_config"`
+}
+
+// Defaults is the configuration before the file is applied: every
+// top-level section with its default values, and no listeners, backends,
+// routes or accounts. Elements of those lists start from their own
+// defaults (see the setDefaults methods).
+func Defaults() Config {
+	return Config{
+		Limits: Limits{
+			MaxMessageBytes:     1 << 20,
+			MaxConnections:      4096,
+			MaxConnectionsPerIP: 0,
+			MaxOpsPerConnection: 16,
+			IdleTimeout:         Duration(10 * time.Minute),
+			MessageTimeout:      Duration(30 * time.Second),
+			WriteTimeout:        Duration(30 * time.Second),
+			OperationTimeout:    Duration(30 * time.Second),
+			DrainTimeout:        Duration(30 * time.Second),
+		},
+		Log:   Log{Level: LevelInfo, Format: FormatJSON},
+		Admin: Admin{Address: "127.0.0.1:9389"},
+	}
+}
+
+// defaulter is implemented by list elements and optional sections, which
+// the decoder creates with their defaults before applying the file.
+type defaulter interface{ setDefaults() }
+
+func (l *Listener) setDefaults() {
+	*l = Listener{TLS: TLSNone, MinTLSVersion: "1.2", Cleartext: CleartextLoopback}
+}
+
+func (b *Backend) setDefaults() { *b = Backend{Timeout: Duration(10 * time.Second)} }
+
+func (p *PingOne) setDefaults() {
+	*p = PingOne{
+		TokenAuthMethod: AuthClientSecretBasic,
+		UserFilter:      `username eq "{uid}"`,
+		UserCache:       Cache{Size: 10000, TTL: Duration(5 * time.Minute)},
+		PolicyTTL:       Duration(10 * time.Minute),
+	}
+}
+
+func (r *Route) setDefaults() { *r = Route{ForceChange: true} }
+
+// Backend returns the backend named name.
+func (c *Config) Backend(name string) (Backend, bool) {
+	for _, b := range c.Backends {
+		if b.Name == name {
+			return b, true
+		}
+	}
+	return Backend{}, false
+}
+
+// BridgeRoutes converts the routes for bridge.NewState. A route to a
+// PingDirectory backend with no admins leaves authorisation of resets to
+// PingDirectory, which acts as the bound user.
+func (c *Config) BridgeRoutes() []bridge.Route {
+	out := make([]bridge.Route, 0, len(c.Routes))
+	for _, r := range c.Routes {
+		be, _ := c.Backend(r.Backend)
+		br := bridge.Route{
+			Base:                  r.Base,
+			Backend:               r.Backend,
+			Admins:                append([]string(nil), r.Admins...),
+			BackendAuthorizes:     be.Type == TypePingDirectory,
+			AllowOldPasswordProof: r.AllowOldPasswordProof,
+			Options: bridge.RouteOptions{
+				Base:         r.Base,
+				ForceChange:  r.ForceChange,
+				BypassPolicy: r.BypassPolicy,
+			},
+		}
+		if g := r.Gateway; g != nil {
+			corr := make(map[string]string, len(g.Correlation))
+			for k, v := range g.Correlation {
+				corr[k] = v
+			}
+			br.Options.Gateway = &bridge.Gateway{ID: g.ID, UserTypeID: g.UserTypeID, Correlation: corr}
+		}
+		out = append(out, br)
+	}
+	return out
+}
+
+// LocalAccounts converts the accounts for bridge.NewState; each verifies
+// passwords with VerifyHash.
+func (c *Config) LocalAccounts() []bridge.LocalAccount {
+	out := make([]bridge.LocalAccount, 0, len(c.Accounts))
+	for _, a := range c.Accounts {
+		hash := a.PasswordHash
+		out = append(out, bridge.LocalAccount{
+			DN: a.DN,
+			Verify: func(password []byte) bool {
+				ok, err := VerifyHash(hash, password)
+				return err == nil && ok
+			},
+		})
+	}
+	return out
+}
+
+// YAML renders the effective configuration, defaults included, in a form
+// Parse reads back to the same Config. Secrets are redacted: a secret read
+// from client_secret_file is left out (the file name is kept), one given
+// inline or from the environment is written as "[REDACTED]". Dollars that
+// Parse would expand are escaped as $$.
+func (c *Config) YAML() ([]byte, error) {
+	cp := *c
+	cp.Backends = make([]Backend, len(c.Backends))
+	for i, b := range c.Backends {
+		if b.PingOne != nil {
+			p := *b.PingOne
+			if p.ClientSecretFile != "" {
+				p.ClientSecret = bridge.Secret{}
+			}
+			b.PingOne = &p
+		}
+		cp.Backends[i] = b
+	}
+	var n yaml.Node
+	if err := n.Encode(&cp); err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	escapeDollars(&n)
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&n); err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// escapeDollars rewrites string values so that expand gives them back: a
+// $ before $ or { becomes $$.
+func escapeDollars(n *yaml.Node) {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			escapeDollars(c)
+		}
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			escapeDollars(n.Content[i])
+		}
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!str" {
+			n.Value = escapeString(n.Value)
+		}
+	}
+}
+
+// escapeString is the inverse of expand for a string without variables: a
+// $ before $ or { becomes $$.
+func escapeString(s string) string {
+	if !strings.Contains(s, "$") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteByte(s[i])
+		if s[i] == '$' && i+1 < len(s) && (s[i+1] == '$' || s[i+1] == '{') {
+			b.WriteByte('$')
+		}
+	}
+	return b.String()
+}
