@@ -394,16 +394,23 @@ func (c *conn) execute(ctx context.Context, m *message, seq uint64, name string,
 	}
 	if restricted {
 		if p := c.currentPrincipal(); p != nil && p.MustChange() {
+			o := restrictedOutcome()
 			var ctls []respControl
 			if ctl.core.PasswordPolicy {
-				ctls = append(ctls, policyControl(bridge.PolicyErr(bridge.ChangeAfterReset)))
+				ctls = append(ctls, policyControl(o.Policy))
 			}
-			// slapd's wording, which some applications match on.
-			return appendMessage(nil, m.id, respTag, result{code: bridge.InsufficientAccessRights,
-				diag: "Operations are restricted to bind/unbind/abandon/StartTLS/modify password"}, nil, ctls), bridge.InsufficientAccessRights
+			return appendMessage(nil, m.id, respTag, resultOf(o), nil, ctls), o.Code
 		}
 	}
 	return h(ctx, ctl)
+}
+
+// restrictedOutcome answers what a session that must change its password
+// may not do, in slapd's words, which some applications match on.
+func restrictedOutcome() bridge.Outcome {
+	return bridge.Outcome{Code: bridge.InsufficientAccessRights,
+		Diagnostic: "Operations are restricted to bind/unbind/abandon/StartTLS/modify password",
+		Policy:     bridge.PolicyErr(bridge.ChangeAfterReset)}
 }
 
 // describePanic keeps request content out of the log: runtime errors are

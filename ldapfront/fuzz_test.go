@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
@@ -54,6 +55,10 @@ func clientPDUs(t testing.TB) [][]byte {
 		rootDSESearch(6, "+", "subschemaSubentry"),
 		envelope(7, abandonOp(6)),
 		envelope(8, ber.Encode(ber.ClassApplication, ber.TypePrimitive, 2, nil, "unbind")),
+		// ldapmodify's two password changes, and what else a Modify may be.
+		envelope(9, modifyOp(userDN, change(ldap.ReplaceAttribute, "userPassword", "N3w-Passw0rd")), pp),
+		envelope(9, modifyOp(userDN, change(ldap.DeleteAttribute, "userPassword", userPass), change(ldap.AddAttribute, "userPassword", "N3w-Passw0rd"))),
+		envelope(9, modifyOp(userDN, change(ldap.ReplaceAttribute, "mail", "a@b", "c@d"), change(ldap.IncrementAttribute, "2.5.4.35"))),
 	}
 }
 
@@ -141,6 +146,8 @@ func exercise(t *testing.T, m *message) {
 		if _, err := decodeAbandon(m.op); err != nil && !errors.Is(err, errMalformed) {
 			t.Fatalf("decodeAbandon: %v", err)
 		}
+	case appModifyRequest:
+		checkModify(t, m.op, m.packet.Bytes())
 	}
 	wipePacket(m.packet)
 }
@@ -188,5 +195,114 @@ func FuzzPasswordModifyValue(f *testing.F) {
 	f.Add([]byte(nil), false)
 	f.Fuzz(func(t *testing.T, value []byte, present bool) {
 		checkPasswordModify(t, value, present)
+	})
+}
+
+// checkModify decodes a ModifyRequest and reads it as a password change,
+// and checks what comes back: a malformed error, an opError with a known
+// code and no request bytes in its diagnostic, or passwords that were in
+// the request and a shape the bridge accepts.
+func checkModify(t *testing.T, op *ber.Packet, raw []byte) {
+	r, err := decodeModify(op)
+	if err != nil {
+		if !errors.Is(err, errMalformed) {
+			t.Fatalf("decodeModify error %v does not wrap errMalformed", err)
+		}
+		if r.object != "" || r.changes != nil {
+			t.Fatal("a failed decode returned a request")
+		}
+		return
+	}
+	defer r.wipe()
+	if r.passwordOnly() && !r.touchesPassword() {
+		t.Fatal("passwordOnly without touchesPassword")
+	}
+	for _, c := range r.changes {
+		if c.password && len(c.values) != c.nvals || !c.password && len(c.values) != 0 {
+			t.Fatalf("change %+v keeps %d values of %d", c.attr, len(c.values), c.nvals)
+		}
+	}
+	pm, oe := r.passwordChange()
+	if oe != nil {
+		if oe.code != bridge.UnwillingToPerform && oe.code != bridge.ProtocolError {
+			t.Fatalf("passwordChange code %v", oe.code)
+		}
+		// The diagnostic is the bridge's own words, or names an
+		// attribute (never a value) of the request.
+		if rest, ok := strings.CutPrefix(oe.diag, diagModifyOnlyPassword+"; this request also modifies "); ok {
+			named := false
+			for _, c := range r.changes {
+				named = named || !c.password && rest == printable(c.attr, 64)
+			}
+			if !named {
+				t.Fatalf("diagnostic %q names no attribute of the request", oe.diag)
+			}
+		}
+		// It depends on the request's shape, not on its values: the same
+		// request with other values gets the same answer.
+		blank := modifyRequest{object: r.object}
+		for _, c := range r.changes {
+			b := c
+			b.values = nil
+			for _, v := range c.values {
+				if v.IsZero() {
+					b.values = append(b.values, bridge.Secret{})
+				} else {
+					b.values = append(b.values, bridge.SecretString("v"))
+				}
+			}
+			blank.changes = append(blank.changes, b)
+		}
+		if _, oe2 := blank.passwordChange(); oe2 == nil || *oe2 != *oe {
+			t.Fatalf("the answer %v depends on the values (%v)", oe, oe2)
+		}
+		if !pm.NewPassword.IsZero() || !pm.OldPassword.IsZero() {
+			t.Fatal("a refused change returned passwords")
+		}
+		return
+	}
+	if !r.passwordOnly() || pm.UserIdentity != "dn:"+r.object || pm.NewPassword.IsZero() {
+		t.Fatalf("accepted %+v as %q", r.changes, pm.UserIdentity)
+	}
+	for _, v := range [][]byte{pm.OldPassword.Bytes(), pm.NewPassword.Bytes()} {
+		if !bytes.Contains(raw, v) {
+			t.Fatalf("password % x is not in the request", v)
+		}
+	}
+}
+
+// FuzzModifyRequest drives the ModifyRequest decoder and its reading as a
+// password change with arbitrary protocolOp bytes.
+func FuzzModifyRequest(f *testing.F) {
+	for _, m := range clientPDUs(f) {
+		msg, err := decodeMessage(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if msg.tag == appModifyRequest {
+			f.Add(msg.op.Bytes())
+		}
+	}
+	pw := func(op uint, vals ...string) ldap.Change { return change(op, "userPassword", vals...) }
+	for _, op := range []*ber.Packet{
+		modifyOp(""),
+		modifyOp(userDN, pw(ldap.ReplaceAttribute)),
+		modifyOp(userDN, pw(ldap.ReplaceAttribute, "a", "b")),
+		modifyOp(userDN, pw(ldap.AddAttribute, "x"), pw(ldap.DeleteAttribute, "y")),
+		modifyOp(userDN, pw(7, "x")),
+		modifyOp(userDN, pw(ldap.DeleteAttribute, ""), pw(ldap.AddAttribute, "")),
+		modifyOp(userDN, change(ldap.ReplaceAttribute, "userPassword;binary", "x")),
+	} {
+		f.Add(op.Bytes())
+	}
+	f.Add(mustHex(f, "6605 0400 3001 00"))                  // a change that is not a SEQUENCE
+	f.Add(mustHex(f, "660c 0400 3008 3006 0a00 3002 0400")) // a PartialAttribute without its SET
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := decodeBER(data)
+		if err != nil {
+			return
+		}
+		defer wipePacket(p)
+		checkModify(t, p, data)
 	})
 }

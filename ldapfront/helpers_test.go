@@ -28,12 +28,14 @@ import (
 var _ Core = (*bridge.Bridge)(nil)
 
 const (
-	userDN   = "uid=jdoe,ou=people,dc=example,dc=com"
-	adminDN  = "uid=admin,ou=people,dc=example,dc=com"
-	resetDN  = "uid=reset,ou=people,dc=example,dc=com"
-	panicDN  = "uid=panic,ou=people,dc=example,dc=com"
-	userPass = "s3cret-Pass"
-	genPass  = "Gen3rated!"
+	userDN    = "uid=jdoe,ou=people,dc=example,dc=com"
+	adminDN   = "uid=admin,ou=people,dc=example,dc=com"
+	resetDN   = "uid=reset,ou=people,dc=example,dc=com"
+	panicDN   = "uid=panic,ou=people,dc=example,dc=com"
+	userPass  = "s3cret-Pass"
+	adminPass = "adm1n-Pass"
+	newPass   = "N3w-Passw0rd"
+	genPass   = "Gen3rated!"
 )
 
 // script is the backend behind the test core: it scripts outcomes and
@@ -52,6 +54,7 @@ type seenChange struct {
 	target   string
 	kind     bridge.ChangeKind
 	old, new string
+	actor    string // the password the backend would act with
 	ctl      bridge.RequestControls
 }
 
@@ -62,6 +65,8 @@ func (s *script) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcom
 	switch {
 	case strings.EqualFold(req.DN, panicDN):
 		panic("scripted panic")
+	case strings.EqualFold(req.DN, adminDN) && req.Password.Reveal() == adminPass:
+		return bridge.Outcome{Code: bridge.Success}
 	case req.Password.Reveal() == "tooshort":
 		return bridge.Outcome{Code: bridge.InvalidCredentials, Policy: bridge.PolicyErr(bridge.PasswordTooShort)}
 	case req.Password.Reveal() != userPass:
@@ -75,7 +80,7 @@ func (s *script) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcom
 func (s *script) ChangePassword(ctx context.Context, req bridge.ChangeRequest) bridge.Outcome {
 	s.mu.Lock()
 	s.changes = append(s.changes, seenChange{target: req.Target, kind: req.Kind,
-		old: req.OldPassword.Reveal(), new: req.NewPassword.Reveal(), ctl: req.Controls})
+		old: req.OldPassword.Reveal(), new: req.NewPassword.Reveal(), actor: req.Actor.Password.Reveal(), ctl: req.Controls})
 	hook := s.onChange
 	s.mu.Unlock()
 	if hook != nil {
@@ -196,6 +201,13 @@ func (ts *testServer) waitServed(t testing.TB) {
 
 func startServer(t *testing.T, core Core, opts Options, l Listener) *testServer {
 	t.Helper()
+	return startServerWith(t, core, opts, l, nil)
+}
+
+// startServerWith is startServer with setup run on the server before it
+// serves (to give it a test clock).
+func startServerWith(t *testing.T, core Core, opts Options, l Listener, setup func(*Server)) *testServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -211,6 +223,9 @@ func startServer(t *testing.T, core Core, opts Options, l Listener) *testServer 
 		opts.Limits = testLimits()
 	}
 	ts.srv = NewServer(core, opts)
+	if setup != nil {
+		setup(ts.srv)
+	}
 	go func() {
 		ts.serveErr = ts.srv.Serve(ln, l)
 		close(ts.served)
@@ -218,8 +233,10 @@ func startServer(t *testing.T, core Core, opts Options, l Listener) *testServer 
 	t.Cleanup(func() {
 		_ = ts.srv.Close()
 		ts.waitServed(t)
-		if strings.Contains(ts.logs.String(), userPass) {
-			t.Error("a password reached the log")
+		for _, pw := range []string{userPass, adminPass, newPass} {
+			if strings.Contains(ts.logs.String(), pw) {
+				t.Error("a password reached the log")
+			}
 		}
 	})
 	return ts
@@ -520,4 +537,36 @@ func (e *events) opCodes(op string) []bridge.ResultCode {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return append([]bridge.ResultCode(nil), e.ops[op]...)
+}
+
+// fakeClock is a clock the tests move by hand, so that rate limits are
+// tested by the order of events, not by how fast the machine is.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// withClock is a startServerWith setup that gives the server clk.
+func withClock(clk *fakeClock) func(*Server) {
+	return func(s *Server) { s.now = clk.Now }
+}
+
+func (e *events) passwordChanges() []bridge.ChangeInfo {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]bridge.ChangeInfo(nil), e.changes...)
 }

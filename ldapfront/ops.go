@@ -12,7 +12,6 @@ var unsupportedOps = map[byte]struct {
 	name string
 	resp byte
 }{
-	appModifyRequest:  {"modify", appModifyResponse},
 	appAddRequest:     {"add", appAddResponse},
 	appDelRequest:     {"delete", appDelResponse},
 	appModDNRequest:   {"modifyDN", appModDNResponse},
@@ -22,6 +21,9 @@ var unsupportedOps = map[byte]struct {
 // dispatch handles one decoded message; frame is its raw bytes. It
 // returns done when the connection must end.
 func (c *conn) dispatch(m *message, frame []byte) (ending, bool) {
+	if c.overRate(m, frame) {
+		return ending{}, false
+	}
 	switch m.tag {
 	case appUnbindRequest:
 		return ending{reason: "unbind"}, true
@@ -62,6 +64,23 @@ func (c *conn) dispatch(m *message, frame []byte) (ending, bool) {
 		}
 		c.search(m, req)
 		return ending{}, false
+
+	case appModifyRequest:
+		req, err := decodeModify(m.op)
+		clear(frame)
+		wipePacket(m.packet)
+		if err != nil {
+			return malformed(err), true
+		}
+		// Not restricted here: a session that must change its password
+		// may still modify its own userPassword; modify decides.
+		if !c.startOp(m, "modify", appModifyResponse, false, func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode) {
+			defer req.wipe()
+			return c.modify(ctx, m, ctl, &req)
+		}) {
+			req.wipe()
+		}
+		return ending{}, false
 	}
 	if u, ok := unsupportedOps[m.tag]; ok {
 		c.startOp(m, u.name, u.resp, true, func(context.Context, controls) ([]byte, bridge.ResultCode) {
@@ -73,6 +92,65 @@ func (c *conn) dispatch(m *message, frame []byte) (ending, bool) {
 	// A response PDU or an unknown request has no response type to
 	// answer with; slapd disconnects too.
 	return ending{reason: "unknown protocol operation", linger: true, notice: &result{code: bridge.ProtocolError, diag: "unknown LDAP request"}}, true
+}
+
+// overRate answers busy, at once and without doing it, a request from an
+// address over RatePerIP, and reports whether it did. Unbind and Abandon
+// have no response and cost nothing; nor does an unknown request, which
+// ends the connection.
+func (c *conn) overRate(m *message, frame []byte) bool {
+	if c.srv.rate == nil || !c.ip.IsValid() {
+		return false
+	}
+	name, resp, ok := responseOf(m)
+	if !ok || c.srv.rate.allow(c.ip, c.srv.now()) {
+		return false
+	}
+	clear(frame)
+	wipePacket(m.packet)
+	c.srv.obs.LimitHit("rate_per_ip")
+	if m.tag == appBindRequest {
+		// A bind that fails leaves the session anonymous (RFC 4511
+		// §4.2.1), this one too, once earlier operations are done with
+		// the identity.
+		c.opsWG.Wait()
+		c.setPrincipal(nil)
+	}
+	c.write(appendMessage(nil, m.id, resp, result{code: bridge.Busy,
+		diag: "too many requests from this address; try again later"}, nil, nil))
+	c.srv.obs.OpDone(name, bridge.Busy, 0)
+	c.log.Debug("request over the rate limit", "msgid", m.id, "type", name)
+	return true
+}
+
+// responseOf names a request as OpDone does and gives its response's
+// tag; ok is false for the requests that get no response.
+func responseOf(m *message) (name string, resp byte, ok bool) {
+	switch m.tag {
+	case appBindRequest:
+		return "bind", appBindResponse, true
+	case appSearchRequest:
+		return "search", appSearchDone, true
+	case appModifyRequest:
+		return "modify", appModifyResponse, true
+	case appExtendedRequest:
+		name := "extended"
+		if r, err := decodeExtended(m.op); err == nil {
+			switch r.oid {
+			case oidPasswordModify:
+				name = "passwordModify"
+			case oidWhoAmI:
+				name = "whoAmI"
+			case oidStartTLS:
+				name = "startTLS"
+			}
+		}
+		return name, appExtendedResp, true
+	}
+	if u, ok := unsupportedOps[m.tag]; ok {
+		return u.name, u.resp, true
+	}
+	return "", 0, false
 }
 
 func malformed(err error) ending {
@@ -102,7 +180,16 @@ func (c *conn) bind(m *message, req bindRequest) {
 		case !req.password.IsZero() && !c.cleartextOK():
 			return reply(bridge.Fail(bridge.ConfidentialityRequired, "a bind with a password needs TLS on this connection"))
 		}
+		code := bridge.Other // if the core panics: not held against the DN
+		if tk, throttled, ok := c.throttleBind(req); throttled {
+			c.srv.obs.LimitHit("failed_binds_per_dn")
+			c.log.Debug("bind refused: too many failed binds for the DN", "msgid", m.id)
+			return reply(bridge.Fail(bridge.Busy, "too many failed binds for this DN; try again later"))
+		} else if ok {
+			defer func() { c.srv.binds.end(tk, code) }()
+		}
 		o, p := c.srv.core.Bind(ctx, req.name, req.password, ctl.core)
+		code = o.Code
 		if o.OK() {
 			c.setPrincipal(p)
 		} else {
@@ -111,6 +198,35 @@ func (c *conn) bind(m *message, req bindRequest) {
 		c.log.Debug("bind", "msgid", m.id, "dn", req.name, "code", int(o.Code), "anonymous", p == nil)
 		return reply(o)
 	})
+}
+
+// throttleBind applies FailedBindsPerDN to a bind that would reach the
+// core's password check: throttled means refuse it; ok means it counts,
+// and tk must be settled with the outcome.
+func (c *conn) throttleBind(req bindRequest) (tk bindTicket, throttled, ok bool) {
+	if c.srv.binds == nil || req.password.IsZero() {
+		return tk, false, false
+	}
+	key, ok := keyOfDN(req.name)
+	if !ok {
+		return tk, false, false
+	}
+	tk, ok = c.srv.binds.begin(key, c.srv.now())
+	return tk, !ok, ok
+}
+
+// changeControls are the response controls of a password change: the
+// ppolicy control whenever it was requested, the validation details when
+// requested and there are some.
+func changeControls(ctl controls, o bridge.Outcome) []respControl {
+	var ctls []respControl
+	if ctl.core.PasswordPolicy {
+		ctls = append(ctls, policyControl(o.Policy))
+	}
+	if ctl.core.ValidationDetails && o.Validation != nil {
+		ctls = append(ctls, validationControl(o.Validation))
+	}
+	return ctls
 }
 
 // extended dispatches an ExtendedRequest by its OID.
@@ -162,13 +278,7 @@ func (c *conn) extended(m *message, frame []byte, req extendedRequest) (ending, 
 // passwordModify answers RFC 3062 Password Modify.
 func (c *conn) passwordModify(ctx context.Context, m *message, ctl controls, pm bridge.PasswordModify, perr error) ([]byte, bridge.ResultCode) {
 	reply := func(o bridge.Outcome) ([]byte, bridge.ResultCode) {
-		var ctls []respControl
-		if ctl.core.PasswordPolicy {
-			ctls = append(ctls, policyControl(o.Policy))
-		}
-		if ctl.core.ValidationDetails && o.Validation != nil {
-			ctls = append(ctls, validationControl(o.Validation))
-		}
+		ctls := changeControls(ctl, o)
 		var tail func([]byte) []byte
 		if !o.GeneratedPassword.IsZero() {
 			tail = genPasswdValue(o.GeneratedPassword)
@@ -178,8 +288,11 @@ func (c *conn) passwordModify(ctx context.Context, m *message, ctl controls, pm 
 	// Attempts refused here are audited too, with what is known of them.
 	refuse := func(o bridge.Outcome) ([]byte, bridge.ResultCode) {
 		info := bridge.ChangeInfo{Target: pm.UserIdentity}
-		if p := c.currentPrincipal(); info.Target == "" && p != nil {
-			info.Target = p.DN()
+		if p := c.currentPrincipal(); p != nil {
+			info.Actor = p.DN()
+			if info.Target == "" {
+				info.Target = p.DN()
+			}
 		}
 		c.srv.obs.PasswordChange(info, o, c.remote)
 		c.log.Info("password change refused", "msgid", m.id, "target", info.Target, "outcome", o)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"sync"
@@ -79,6 +80,25 @@ type Limits struct {
 	MessageTimeout   time.Duration // a started message must be complete within this; also the TLS handshake deadline; default 30s
 	WriteTimeout     time.Duration // default 30s
 	OperationTimeout time.Duration // context deadline of one operation; default 30s
+
+	// RatePerIP is the requests per second one client address may send
+	// (a token bucket over all its connections; Unbind and Abandon are
+	// free); a request over it is answered busy at once, never queued.
+	// 0 = unlimited. Unix-socket clients have no address and no limit.
+	RatePerIP float64
+	// RateBurst is the bucket's size: requests an address may send at once
+	// before the rate applies. Default max(10, ⌈RatePerIP⌉), so that a
+	// client's usual bind, rootDSE and schema reads and its operation fit.
+	RateBurst int
+	// FailedBindsPerDN is how many invalidCredentials one DN may collect
+	// within a minute (counted from the first); after that, binds for the
+	// DN are answered busy at once, without reaching the core, until the
+	// minute is over. A successful bind clears the count. 0 = unlimited.
+	FailedBindsPerDN int
+	// LimiterEntries bounds the addresses and the DNs the two limits above
+	// each keep state for, default 16384; when full, the state that would
+	// soonest be forgotten anyway is evicted.
+	LimiterEntries int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -103,6 +123,15 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MessageTimeout, 30*time.Second)
 	def(&l.WriteTimeout, 30*time.Second)
 	def(&l.OperationTimeout, 30*time.Second)
+	if !(l.RatePerIP > 0) || math.IsInf(l.RatePerIP, 0) {
+		l.RatePerIP, l.RateBurst = 0, 0
+	} else if l.RateBurst <= 0 {
+		l.RateBurst = int(max(10, math.Ceil(min(l.RatePerIP, 1<<20))))
+	}
+	l.FailedBindsPerDN = max(l.FailedBindsPerDN, 0)
+	if l.LimiterEntries <= 0 {
+		l.LimiterEntries = 16384
+	}
 	return l
 }
 
@@ -119,10 +148,11 @@ type Observer interface {
 	OpDone(op string, code bridge.ResultCode, d time.Duration)
 	// LimitHit names the limit: "max_connections", "max_conns_per_ip",
 	// "max_ops_per_conn", "max_message_bytes", "idle_timeout",
-	// "message_timeout".
+	// "message_timeout", "rate_per_ip", "failed_binds_per_dn".
 	LimitHit(name string)
-	// PasswordChange reports every Password Modify the core acted on;
-	// source is the client's address.
+	// PasswordChange reports every password change attempt (Password
+	// Modify, or a Modify of userPassword), whether the core acted on it
+	// or the front end refused it; source is the client's address.
 	PasswordChange(info bridge.ChangeInfo, out bridge.Outcome, source string)
 }
 
@@ -155,6 +185,12 @@ type Server struct {
 	conns     map[*conn]struct{}
 	perIP     map[netip.Addr]int
 	connWG    sync.WaitGroup
+
+	// rate and binds are nil when their limit is off.
+	rate  *rateLimiter
+	binds *bindThrottle
+	// now is the limiters' clock; tests replace it before serving.
+	now func() time.Time
 }
 
 // NewServer makes a server that hands operations to core.
@@ -167,7 +203,7 @@ func NewServer(core Core, opts Options) *Server {
 		opts.Vendor = "ldapbridge"
 	}
 	opts.NamingContexts = append([]string(nil), opts.NamingContexts...)
-	return &Server{
+	s := &Server{
 		core:      core,
 		opts:      opts,
 		lim:       opts.Limits,
@@ -176,7 +212,15 @@ func NewServer(core Core, opts Options) *Server {
 		listeners: make(map[*net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		perIP:     make(map[netip.Addr]int),
+		now:       time.Now,
 	}
+	if l := opts.Limits; l.RatePerIP > 0 {
+		s.rate = newRateLimiter(l.RatePerIP, l.RateBurst, l.LimiterEntries)
+	}
+	if l := opts.Limits; l.FailedBindsPerDN > 0 {
+		s.binds = newBindThrottle(l.FailedBindsPerDN, l.LimiterEntries, time.Minute)
+	}
+	return s
 }
 
 // listenerState is what the connections of one Serve call share.
