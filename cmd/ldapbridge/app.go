@@ -11,13 +11,20 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/bridge/audit"
+	"github.com/ldapbridge/ldapbridge/bridge/metrics"
 	"github.com/ldapbridge/ldapbridge/config"
 	"github.com/ldapbridge/ldapbridge/ldapfront"
 	"github.com/ldapbridge/ldapbridge/restback/pingdirectory"
@@ -67,16 +74,9 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	switch cfg.Level {
-	case config.LevelDebug:
-		level = slog.LevelDebug
-	case config.LevelWarn:
-		level = slog.LevelWarn
-	case config.LevelError:
-		level = slog.LevelError
-	}
+// newLogger makes the process log; a reload can change level.
+func newLogger(cfg config.Log, w io.Writer, level *slog.LevelVar) *slog.Logger {
+	level.Set(logLevel(cfg.Level))
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.Format == config.FormatText {
 		return slog.New(slog.NewTextHandler(w, opts))
@@ -84,23 +84,52 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
+func logLevel(name string) slog.Level {
+	switch name {
+	case config.LevelDebug:
+		return slog.LevelDebug
+	case config.LevelWarn:
+		return slog.LevelWarn
+	case config.LevelError:
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
 // buildBackends makes one client per configured backend.
 func buildBackends(cfg *config.Config, log *slog.Logger) (map[string]bridge.Backend, error) {
+	backends, _, err := buildBackendsWith(cfg, log, nil)
+	return backends, err
+}
+
+// buildBackendsWith makes one client per configured backend, instrumented
+// for m when m is not nil, and their readiness checks.
+func buildBackendsWith(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (map[string]bridge.Backend, []backendCheck, error) {
 	out := make(map[string]bridge.Backend, len(cfg.Backends))
+	var checks []backendCheck
 	var errs []error
 	for _, b := range cfg.Backends {
 		blog := log.With("backend", b.Name)
+		var wrap func(http.RoundTripper) http.RoundTripper
+		var onCache func(string, bool)
+		if m != nil {
+			name, classify := b.Name, callClassifier(b.Type)
+			wrap = func(rt http.RoundTripper) http.RoundTripper { return m.Transport(name, classify, rt) }
+			onCache = func(cache string, hit bool) { m.CacheLookup(name, cache, hit) }
+			m.Backend(name)
+		}
 		switch b.Type {
 		case config.TypePingDirectory:
 			c, err := pingdirectory.New(pingdirectory.Config{
 				Name: b.Name, BaseURL: b.PingDirectory.URL, CAFile: b.CAFile,
-				Timeout: time.Duration(b.Timeout), Logger: blog,
+				Timeout: time.Duration(b.Timeout), Logger: blog, WrapTransport: wrap,
 			})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("backend %q: %w", b.Name, err))
 				continue
 			}
 			out[b.Name] = c
+			checks = append(checks, backendCheck{name: b.Name, check: c.Check})
 		case config.TypePingOne:
 			p := b.PingOne
 			c, err := pingone.New(pingone.Config{
@@ -110,17 +139,19 @@ func buildBackends(cfg *config.Config, log *slog.Logger) (map[string]bridge.Back
 				UserFilter: p.UserFilter, UserCacheSize: p.UserCache.Size,
 				UserCacheTTL: time.Duration(p.UserCache.TTL), PolicyTTL: time.Duration(p.PolicyTTL),
 				Timeout: time.Duration(b.Timeout), CAFile: b.CAFile, Logger: blog,
+				WrapTransport: wrap, CacheObserver: onCache,
 			})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("backend %q: %w", b.Name, err))
 				continue
 			}
 			out[b.Name] = c
+			checks = append(checks, backendCheck{name: b.Name, check: c.Check})
 		default:
 			errs = append(errs, fmt.Errorf("backend %q: unknown type %q", b.Name, b.Type))
 		}
 	}
-	return out, errors.Join(errs...)
+	return out, checks, errors.Join(errs...)
 }
 
 // buildState turns a configuration into the core's immutable state.
@@ -142,6 +173,8 @@ func frontLimits(l config.Limits) ldapfront.Limits {
 		MessageTimeout:   time.Duration(l.MessageTimeout),
 		WriteTimeout:     time.Duration(l.WriteTimeout),
 		OperationTimeout: time.Duration(l.OperationTimeout),
+		RatePerIP:        l.RatePerIP,
+		FailedBindsPerDN: l.FailedBindsPerDN,
 	}
 }
 
@@ -194,43 +227,118 @@ func openListeners(cfg *config.Config, log *slog.Logger) ([]boundListener, error
 	return out, nil
 }
 
-// readiness is what /readyz reports.
-type readiness struct {
-	draining atomic.Bool
-	serving  atomic.Bool
+// generation is what one configuration builds; a reload replaces it whole.
+type generation struct {
+	cfg    *config.Config
+	state  *bridge.State
+	checks []backendCheck
+	index  *backendIndex
+}
+
+// app is a serving bridge: what a reload reads and replaces.
+type app struct {
+	path    string // the configuration file; "" = no reloads (demo)
+	log     *slog.Logger
+	level   *slog.LevelVar
+	metrics *metrics.Metrics
+	ready   *readiness
+	trail   *auditTrail
+	core    *bridge.Bridge
+	gen     atomic.Pointer[generation]
+}
+
+// build makes a generation from cfg without installing it.
+func (a *app) build(cfg *config.Config) (*generation, error) {
+	backends, checks, err := buildBackendsWith(cfg, a.log, a.metrics)
+	if err != nil {
+		return nil, err
+	}
+	st, err := bridge.NewState(cfg.BridgeRoutes(), backends, cfg.LocalAccounts())
+	if err != nil {
+		return nil, err
+	}
+	ix, err := newBackendIndex(cfg.BridgeRoutes(), cfg.LocalAccounts())
+	if err != nil {
+		return nil, err
+	}
+	return &generation{cfg: cfg, state: st, checks: checks, index: ix}, nil
+}
+
+// install makes g the configuration in force for operations that start
+// from now on.
+func (a *app) install(g *generation) {
+	a.gen.Store(g)
+	a.core.Swap(g.state)
+	a.ready.setChecks(g.checks)
+	a.level.Set(logLevel(g.cfg.Log.Level))
+}
+
+func (a *app) backendOf(dn string) string { return a.gen.Load().index.backend(dn) }
+
+// buildInfo labels ldapbridge_build_info.
+func buildInfo() metrics.BuildInfo {
+	bi := metrics.BuildInfo{Version: buildVersion(), GoVersion: runtime.Version()}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				bi.Revision = s.Value
+			}
+		}
+	}
+	return bi
 }
 
 // serveConfig runs the bridge until SIGINT or SIGTERM, then drains. path,
-// when not empty, is re-read on SIGHUP. banner, when set, is printed once
-// every listener is up.
+// when not empty, is re-read on SIGHUP (and when it changes, if the
+// configuration says so). banner, when set, is printed once every
+// listener is up.
 func serveConfig(cfg *config.Config, path string, stdout, stderr io.Writer, banner func(io.Writer)) int {
-	log := newLogger(cfg.Log, stderr)
-	st, err := buildState(cfg, log)
-	if err != nil {
+	fail := func(err error) int {
 		fmt.Fprintf(stderr, "ldapbridge: %v\n", err)
 		return 1
 	}
-	core := bridge.New(st, log)
+	a := &app{path: path, level: new(slog.LevelVar)}
+	a.log = newLogger(cfg.Log, stderr, a.level)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := metrics.New(reg, buildInfo())
+	if err != nil {
+		return fail(err)
+	}
+	a.metrics = m
+	aw, err := audit.New(a.log.Handler(), cfg.Log.AuditFile)
+	if err != nil {
+		return fail(err)
+	}
+	defer aw.Close()
+	a.trail = &auditTrail{w: aw, m: m, log: a.log}
+	a.ready = newReadiness(a.log)
+	g, err := a.build(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	a.core = bridge.New(g.state, a.log)
+	a.install(g)
+	m.ConfigLoaded(true, false)
+
 	var bases []string
 	for _, r := range cfg.Routes {
 		bases = append(bases, r.Base)
 	}
-	front := ldapfront.NewServer(core, ldapfront.Options{
-		Limits: frontLimits(cfg.Limits), Logger: log, Version: buildVersion(), NamingContexts: bases,
+	front := ldapfront.NewServer(auditedCore{Bridge: a.core, trail: a.trail, backendOf: a.backendOf}, ldapfront.Options{
+		Limits: frontLimits(cfg.Limits), Logger: a.log, Version: buildVersion(), NamingContexts: bases,
+		Observer: &observer{Metrics: m, trail: a.trail},
 	})
-	lns, err := openListeners(cfg, log)
+	lns, err := openListeners(cfg, a.log)
 	if err != nil {
-		fmt.Fprintf(stderr, "ldapbridge: %v\n", err)
-		return 1
+		return fail(err)
 	}
-	var ready readiness
-	admin, err := startAdmin(cfg.Admin.Address, &ready, log)
+	admin, err := startAdmin(cfg.Admin.Address, adminHandler(reg, a.ready, a.log), a.log)
 	if err != nil {
 		for _, b := range lns {
 			b.ln.Close()
 		}
-		fmt.Fprintf(stderr, "ldapbridge: %v\n", err)
-		return 1
+		return fail(err)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -238,6 +346,7 @@ func serveConfig(cfg *config.Config, path string, stdout, stderr io.Writer, bann
 	var wg sync.WaitGroup
 	serveErr := make(chan error, len(lns))
 	for _, b := range lns {
+		m.Listener(b.cfg.Name)
 		wg.Add(1)
 		go func(b boundListener) {
 			defer wg.Done()
@@ -246,20 +355,24 @@ func serveConfig(cfg *config.Config, path string, stdout, stderr io.Writer, bann
 			}
 		}(b)
 	}
-	ready.serving.Store(true)
+	a.ready.serving.Store(true)
 	var urls []string
 	for _, b := range lns {
 		urls = append(urls, b.url)
 	}
-	log.Info("ldapbridge serving", "version", buildVersion(), "listeners", strings.Join(urls, " "), "admin", cfg.Admin.Address)
+	a.log.Info("ldapbridge serving", "version", buildVersion(), "listeners", strings.Join(urls, " "), "admin", cfg.Admin.Address)
 	if banner != nil {
 		banner(stdout)
 	}
 
 	hup := make(chan os.Signal, 1)
+	changed := make(chan struct{}, 1)
 	if path != "" {
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
+		wctx, wcancel := context.WithCancel(ctx)
+		defer wcancel()
+		go a.watch(wctx, configWatchInterval, changed)
 	}
 	code := 0
 loop:
@@ -268,22 +381,25 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case err := <-serveErr:
-			log.Error("listener failed", "err", err)
+			a.log.Error("listener failed", "err", err)
 			code = 1
 			break loop
 		case <-hup:
-			reload(core, path, log)
+			a.reload("SIGHUP")
+		case <-changed:
+			a.reload("file changed")
 		}
 	}
 
 	// Drain: readiness fails first so a load balancer stops sending new
 	// clients, then in-flight operations finish within the drain timeout.
-	ready.draining.Store(true)
-	log.Info("draining", "timeout", time.Duration(cfg.Limits.DrainTimeout).String())
-	dctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.Limits.DrainTimeout))
+	a.ready.draining.Store(true)
+	drain := time.Duration(a.gen.Load().cfg.Limits.DrainTimeout)
+	a.log.Info("draining", "timeout", drain.String())
+	dctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	if err := front.Shutdown(dctx); err != nil {
-		log.Warn("drain deadline passed; closed the remaining connections", "err", err)
+		a.log.Warn("drain deadline passed; closed the remaining connections", "err", err)
 		front.Close()
 	}
 	wg.Wait()
@@ -292,51 +408,6 @@ loop:
 		admin.Shutdown(actx)
 		acancel()
 	}
-	log.Info("stopped")
+	a.log.Info("stopped")
 	return code
-}
-
-// reload re-reads the configuration file and swaps the new routes and
-// backends in for new operations; a bad file changes nothing. Listener and
-// limit changes need a restart.
-func reload(core *bridge.Bridge, path string, log *slog.Logger) {
-	cfg, err := config.Load(path)
-	if err == nil {
-		var st *bridge.State
-		if st, err = buildState(cfg, log); err == nil {
-			core.Swap(st)
-			log.Info("configuration reloaded", "config", path)
-			return
-		}
-	}
-	log.Error("configuration reload failed; keeping the previous configuration", "config", path, "err", err)
-}
-
-// startAdmin serves /healthz and /readyz on addr ("" = off).
-func startAdmin(addr string, ready *readiness, log *slog.Logger) (*http.Server, error) {
-	if addr == "" {
-		return nil, nil
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "ok\n")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if ready.draining.Load() || !ready.serving.Load() {
-			http.Error(w, "not ready: draining", http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, "ok\n")
-	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("admin listener: %w", err)
-	}
-	srv := &http.Server{
-		Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	go srv.Serve(ln)
-	return srv, nil
 }

@@ -28,7 +28,10 @@ type Config struct {
 	CAFile    string            // PEM bundle of CAs to trust; "" = system roots
 	Timeout   time.Duration     // per HTTP request; default 10s
 	Transport http.RoundTripper // optional (tests); otherwise a tuned *http.Transport
-	Logger    *slog.Logger
+	// WrapTransport, when set, wraps the transport actually used (the
+	// one above or the default), e.g. to count requests for metrics.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
+	Logger        *slog.Logger
 
 	// AdminDN and AdminPassword, when set, are the identity used for
 	// changes whose ChangeRequest.Actor.DN is empty (resets requested by
@@ -100,6 +103,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("configure PingDirectory backend %q: %s", name, strings.Join(problems, "; "))
+	}
+	if cfg.WrapTransport != nil {
+		rt = cfg.WrapTransport(rt)
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -1,0 +1,334 @@
+package metrics
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/ldapbridge/ldapbridge/bridge"
+)
+
+// value reads the one metric c holds (a counter or a gauge).
+func value(t *testing.T, c prometheus.Collector) float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 2)
+	c.Collect(ch)
+	close(ch)
+	var n int
+	var v float64
+	for m := range ch {
+		n++
+		var pb dto.Metric
+		if err := m.Write(&pb); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case pb.Counter != nil:
+			v = pb.Counter.GetValue()
+		case pb.Gauge != nil:
+			v = pb.Gauge.GetValue()
+		default:
+			t.Fatalf("not a counter or gauge: %v", &pb)
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d metrics, want 1", n)
+	}
+	return v
+}
+
+// count is the number of series c holds.
+func count(c prometheus.Collector) int {
+	ch := make(chan prometheus.Metric, 64)
+	go func() {
+		c.Collect(ch)
+		close(ch)
+	}()
+	n := 0
+	for range ch {
+		n++
+	}
+	return n
+}
+
+func newMetrics(t *testing.T) (*Metrics, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := New(reg, BuildInfo{Version: "1.2.3", Revision: "abc", GoVersion: "go1.x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, reg
+}
+
+// scrape renders the registry as /metrics would and parses it back with
+// Prometheus' own text parser.
+func scrape(t *testing.T, reg *prometheus.Registry) map[string]*dto.MetricFamily {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	out, err := p.TextToMetricFamilies(&buf)
+	if err != nil {
+		t.Fatalf("the text parser rejects the output: %v\n%s", err, buf.String())
+	}
+	return out
+}
+
+func TestNewRegistersOnce(t *testing.T) {
+	_, reg := newMetrics(t)
+	if _, err := New(reg, BuildInfo{}); err == nil {
+		t.Fatal("a second New on the same registry succeeded; want a registration error")
+	}
+	mfs := scrape(t, reg)
+	bi := mfs["ldapbridge_build_info"]
+	if bi == nil || len(bi.Metric) != 1 || bi.Metric[0].GetGauge().GetValue() != 1 {
+		t.Fatalf("build_info: %v", bi)
+	}
+	labels := map[string]string{}
+	for _, l := range bi.Metric[0].Label {
+		labels[l.GetName()] = l.GetValue()
+	}
+	if labels["version"] != "1.2.3" || labels["revision"] != "abc" || labels["goversion"] != "go1.x" {
+		t.Fatalf("build_info labels: %v", labels)
+	}
+	for name, mf := range mfs {
+		if !strings.HasPrefix(name, "ldapbridge_") {
+			t.Errorf("%s: no ldapbridge_ prefix", name)
+		}
+		if mf.GetType() == dto.MetricType_COUNTER && !strings.HasSuffix(name, "_total") {
+			t.Errorf("counter %s does not end in _total", name)
+		}
+		if mf.GetType() == dto.MetricType_HISTOGRAM && !strings.HasSuffix(name, "_seconds") {
+			t.Errorf("histogram %s is not in seconds", name)
+		}
+	}
+}
+
+func TestObserverMethods(t *testing.T) {
+	m, reg := newMetrics(t)
+	m.Listener("ldaps")
+	m.ConnOpened("ldap")
+	m.ConnOpened("ldap")
+	m.ConnClosed("ldap")
+	m.OpDone("bind", bridge.Success, 3*time.Millisecond)
+	m.OpDone("bind", bridge.InvalidCredentials, time.Millisecond)
+	m.OpDone("bind", bridge.InvalidCredentials, time.Millisecond)
+	m.OpDone("search", bridge.ResultCode(4242), time.Millisecond)
+	m.LimitHit("max_ops_per_conn")
+
+	for _, tc := range []struct {
+		name string
+		c    prometheus.Collector
+		want float64
+	}{
+		{"open ldap", m.conns.WithLabelValues("ldap"), 1},
+		{"accepted ldap", m.connsTotal.WithLabelValues("ldap"), 2},
+		{"open ldaps (initialised)", m.conns.WithLabelValues("ldaps"), 0},
+		{"bind success", m.ops.WithLabelValues("bind", "success"), 1},
+		{"bind invalidCredentials", m.ops.WithLabelValues("bind", "invalidCredentials"), 2},
+		{"odd code", m.ops.WithLabelValues("search", "unknown"), 1},
+		{"limit", m.limits.WithLabelValues("max_ops_per_conn"), 1},
+	} {
+		if got := value(t, tc.c); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	mfs := scrape(t, reg)
+	h := mfs["ldapbridge_ldap_operation_duration_seconds"]
+	if h == nil || len(h.Metric) != 2 {
+		t.Fatalf("duration histogram: %v", h)
+	}
+	for _, mt := range h.Metric {
+		if mt.Label[0].GetValue() == "bind" && mt.GetHistogram().GetSampleCount() != 3 {
+			t.Errorf("bind duration count %d, want 3", mt.GetHistogram().GetSampleCount())
+		}
+	}
+	if _, ok := mfs["ldapbridge_ldap_operations_total"]; !ok {
+		t.Error("operations_total missing from the scrape")
+	}
+}
+
+func TestPasswordChangeLabels(t *testing.T) {
+	m, reg := newMetrics(t)
+	m.Backend("pd")
+	dn := "uid=bob,ou=staff,dc=example,dc=com"
+	secret := "Gen-Passw0rd-123"
+	for _, tc := range []struct {
+		info          bridge.ChangeInfo
+		out           bridge.Outcome
+		backend, kind string
+		outcome       string
+	}{
+		{bridge.ChangeInfo{Actor: dn, Target: dn, Kind: bridge.SelfChange, Backend: "pd"}, bridge.Outcome{}, "pd", "self", "success"},
+		{bridge.ChangeInfo{Actor: dn, Target: dn, Kind: bridge.SelfChange, Backend: "pd"}, bridge.Outcome{GeneratedPassword: bridge.SecretString(secret)}, "pd", "generated", "success"},
+		{bridge.ChangeInfo{Actor: "cn=admin", Target: dn, Kind: bridge.AdminReset, Backend: "pd"}, bridge.Fail(bridge.ConstraintViolation, "too short"), "pd", "administrative", "refused"},
+		{bridge.ChangeInfo{Actor: dn, Target: dn, Kind: bridge.SelfChange, Backend: "pd"}, bridge.Fail(bridge.Unavailable, "down"), "pd", "self", "error"},
+		{bridge.ChangeInfo{Target: dn}, bridge.Fail(bridge.ConfidentialityRequired, "tls"), "none", "unknown", "refused"},
+	} {
+		before := value(t, m.changes.WithLabelValues(tc.backend, tc.kind, tc.outcome))
+		m.PasswordChange(tc.info, tc.out, "127.0.0.1:4242")
+		if got := value(t, m.changes.WithLabelValues(tc.backend, tc.kind, tc.outcome)); got != before+1 {
+			t.Errorf("%s/%s/%s did not move", tc.backend, tc.kind, tc.outcome)
+		}
+	}
+	// Pre-initialised series exist at zero for dashboards.
+	if got := value(t, m.changes.WithLabelValues("pd", "administrative", "success")); got != 0 {
+		t.Errorf("administrative success: %v", got)
+	}
+	// No DN, source address or password in any label.
+	for _, mf := range scrape(t, reg) {
+		for _, mt := range mf.Metric {
+			for _, l := range mt.Label {
+				v := l.GetValue()
+				if strings.Contains(v, "uid=") || strings.Contains(v, "127.0.0.1") || strings.Contains(v, secret) {
+					t.Errorf("%s has label %s=%q", mf.GetName(), l.GetName(), v)
+				}
+			}
+		}
+	}
+}
+
+func TestTransport(t *testing.T) {
+	m, _ := newMetrics(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/token-bad":
+			w.WriteHeader(http.StatusUnauthorized)
+		case "/missing":
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	classify := func(r *http.Request) string {
+		if strings.HasPrefix(r.URL.Path, "/token") {
+			return CallToken
+		}
+		return "lookup"
+	}
+	c := &http.Client{Transport: m.Transport("p1", classify, http.DefaultTransport)}
+	for _, p := range []string{"/token", "/token-bad", "/missing", "/x"} {
+		resp, err := c.Get(srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	// A request that gets no response.
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	if _, err := c.Get(deadURL + "/x"); err == nil {
+		t.Fatal("request to a closed server succeeded")
+	}
+
+	for _, tc := range []struct {
+		name string
+		c    prometheus.Collector
+		want float64
+	}{
+		{"token 200", m.beRequests.WithLabelValues("p1", "token", "200"), 1},
+		{"token 401", m.beRequests.WithLabelValues("p1", "token", "401"), 1},
+		{"lookup 404", m.beRequests.WithLabelValues("p1", "lookup", "404"), 1},
+		{"lookup 200", m.beRequests.WithLabelValues("p1", "lookup", "200"), 1},
+		{"lookup error", m.beRequests.WithLabelValues("p1", "lookup", "error"), 1},
+		{"refresh ok", m.tokens.WithLabelValues("p1", "success"), 1},
+		{"refresh failed", m.tokens.WithLabelValues("p1", "failure"), 1},
+	} {
+		if got := value(t, tc.c); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if n := count(m.beDuration); n != 2 {
+		t.Errorf("duration series: %d, want 2 (token, lookup)", n)
+	}
+}
+
+func TestCacheAndReload(t *testing.T) {
+	m, _ := newMetrics(t)
+	m.CacheLookup("p1", "user", true)
+	m.CacheLookup("p1", "user", true)
+	m.CacheLookup("p1", "user", false)
+	if h, mi := value(t, m.cacheHits.WithLabelValues("p1", "user")), value(t, m.cacheMisses.WithLabelValues("p1", "user")); h != 2 || mi != 1 {
+		t.Errorf("cache hits %v misses %v, want 2 and 1", h, mi)
+	}
+	m.ConfigLoaded(true, false)
+	if value(t, m.reloadOK) != 1 || value(t, m.reloadTime) == 0 {
+		t.Error("initial load not recorded")
+	}
+	if value(t, m.reloads.WithLabelValues("success")) != 0 {
+		t.Error("the initial load counted as a reload")
+	}
+	m.ConfigLoaded(false, true)
+	if value(t, m.reloadOK) != 0 || value(t, m.reloads.WithLabelValues("failure")) != 1 {
+		t.Error("failed reload not recorded")
+	}
+	m.ConfigLoaded(true, true)
+	if value(t, m.reloadOK) != 1 || value(t, m.reloads.WithLabelValues("success")) != 1 {
+		t.Error("successful reload not recorded")
+	}
+	m.AuditWriteFailed()
+	if value(t, m.auditErrors) != 1 {
+		t.Error("audit write error not counted")
+	}
+}
+
+func TestLabels(t *testing.T) {
+	for _, tc := range []struct {
+		code bridge.ResultCode
+		want string
+	}{
+		{bridge.Success, "success"}, {bridge.InvalidCredentials, "invalidCredentials"},
+		{bridge.Busy, "busy"}, {bridge.ResultCode(999), "unknown"}, {bridge.ResultCode(65535), "unknown"},
+	} {
+		if got := ResultLabel(tc.code); got != tc.want {
+			t.Errorf("ResultLabel(%d) = %q, want %q", tc.code, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		code int
+		want string
+	}{{200, "200"}, {503, "503"}, {0, "invalid"}, {99, "invalid"}, {600, "invalid"}, {-1, "invalid"}} {
+		if got := StatusLabel(tc.code); got != tc.want {
+			t.Errorf("StatusLabel(%d) = %q, want %q", tc.code, got, tc.want)
+		}
+	}
+}
+
+// errTransport fails every request without sending it.
+type errTransport struct{}
+
+func (errTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("no route to host")
+}
+
+func TestTransportPassesErrorsThrough(t *testing.T) {
+	m, _ := newMetrics(t)
+	rt := m.Transport("pd", func(*http.Request) string { return "bind" }, errTransport{})
+	req := httptest.NewRequest(http.MethodGet, "http://pd.invalid/directory/v1/me", nil)
+	resp, err := rt.RoundTrip(req)
+	if err == nil || resp != nil || err.Error() != "no route to host" {
+		t.Fatalf("RoundTrip = %v, %v; want the transport's own error", resp, err)
+	}
+	if got := value(t, m.beRequests.WithLabelValues("pd", "bind", "error")); got != 1 {
+		t.Errorf("error not counted: %v", got)
+	}
+}

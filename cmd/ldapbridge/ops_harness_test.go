@@ -1,0 +1,342 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/ldapbridge/ldapbridge/restback/sim/directorysim"
+	"github.com/ldapbridge/ldapbridge/restback/sim/pingonesim"
+)
+
+// Helpers of the operations tests (ops_*_test.go): a "serve" process with
+// a configuration file, both simulators in the test process, and the
+// admin endpoints.
+
+// opsEnv is what an operations test runs against.
+type opsEnv struct {
+	dir        string
+	cfgPath    string
+	ldap       string // LDAP listener host:port
+	admin      string // admin listener host:port
+	pdURL      string
+	p1URL      string
+	auditFile  string // "" = audit records in the log
+	level      string
+	format     string
+	watch      bool
+	extraRoute string // appended to the routes (YAML)
+	extra      string // appended to the file (YAML)
+}
+
+var opsConfigTmpl = template.Must(template.New("ops").Parse(`listeners:
+  - name: ldap
+    address: "{{.LDAP}}"
+backends:
+  - name: pd
+    type: pingdirectory
+    timeout: 20s
+    pingdirectory:
+      url: "{{.PD}}"
+  - name: p1
+    type: pingone
+    timeout: 20s
+    pingone:
+      environment_id: "` + demoEnvID + `"
+      auth_url: "{{.P1}}"
+      api_url: "{{.P1}}/v1"
+      client_id: "` + demoClientID + `"
+      client_secret: "` + demoClientSecret + `"
+routes:
+  - base: "dc=example,dc=com"
+    backend: pd
+  - base: "ou=people,dc=example,dc=com"
+    backend: p1
+    admins: ["` + demoAdminDN + `"]
+{{.ExtraRoute}}log:
+  level: {{.Level}}
+  format: {{.Format}}
+  audit_file: "{{.Audit}}"
+admin:
+  address: "{{.Admin}}"
+reload:
+  watch_config: {{.Watch}}
+{{.Extra}}`))
+
+// newOpsEnv picks free ports and a temporary directory; the simulators'
+// URLs are set by the caller.
+func newOpsEnv(t *testing.T) *opsEnv {
+	t.Helper()
+	dir := t.TempDir()
+	return &opsEnv{
+		dir: dir, cfgPath: filepath.Join(dir, "ldapbridge.yaml"),
+		ldap: freeAddr(t), admin: freeAddr(t), level: "info", format: "json",
+	}
+}
+
+// write writes the configuration file.
+func (e *opsEnv) write(t *testing.T) {
+	t.Helper()
+	var b bytes.Buffer
+	if err := opsConfigTmpl.Execute(&b, map[string]any{
+		"LDAP": e.ldap, "PD": e.pdURL, "P1": e.p1URL, "Level": e.level, "Format": e.format,
+		"Audit": e.auditFile, "Admin": e.admin, "Watch": e.watch, "Extra": e.extra, "ExtraRoute": e.extraRoute,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	opsWriteFile(t, e.cfgPath, b.String())
+}
+
+// opsWriteFile replaces a file in one step (a reader never sees half of
+// it), as configuration management tools do.
+func opsWriteFile(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func opsRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// opsDirectory starts a PingDirectory simulator with the demo's users.
+func opsDirectory(t *testing.T) (*directorysim.Server, string) {
+	t.Helper()
+	pd := directorysim.New(directorysim.Config{
+		Policy: directorysim.Policy{MinLength: 8, MinDigits: 1, History: 3},
+		Admins: []string{demoAdminDN},
+	})
+	for _, u := range [][2]string{{demoBobDN, demoBobPW}, {demoAdminDN, demoAdminPW}} {
+		if err := pd.AddUser(u[0], u[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, err := pd.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pd.Close() })
+	return pd, u
+}
+
+// opsPingOne starts a PingOne simulator with alice.
+func opsPingOne(t *testing.T) (*pingonesim.Server, string) {
+	t.Helper()
+	p1 := pingonesim.New(pingonesim.Config{EnvironmentID: demoEnvID, ClientID: demoClientID, ClientSecret: demoClientSecret})
+	if _, err := p1.AddUser("alice", "alice@example.com", demoAlicePW); err != nil {
+		t.Fatal(err)
+	}
+	u, err := p1.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p1.Close() })
+	return p1, u
+}
+
+// opsServe runs "ldapbridge serve" on e's configuration and waits until it
+// logs that it serves.
+func opsServe(t *testing.T, e *opsEnv) *proc {
+	t.Helper()
+	p := &proc{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(binPath, "serve", "--config", e.cfgPath)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.stop(t) })
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(p.stderr.String(), "ldapbridge serving") {
+		select {
+		case <-p.done:
+			t.Fatalf("ldapbridge serve exited (%v) before serving:\n%s", p.err, p.stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ldapbridge serve not serving after 60s:\n%s", p.stderr)
+		}
+	}
+	return p
+}
+
+// opsWaitLog waits until the process has logged n lines containing every
+// one of parts.
+func opsWaitLog(t *testing.T, p *proc, n int, parts ...string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		found := 0
+		for _, l := range strings.Split(p.stderr.String(), "\n") {
+			ok := true
+			for _, s := range parts {
+				ok = ok && strings.Contains(l, s)
+			}
+			if ok {
+				found++
+			}
+		}
+		if found >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ldapbridge did not log %d lines with %q:\n%s", n, parts, p.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// opsGet fetches an admin URL.
+func opsGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	c := &http.Client{Timeout: 20 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// opsWaitStatus polls url until it answers want.
+func opsWaitStatus(t *testing.T, url string, want int) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body := opsGet(t, url)
+		if code == want {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %d, want %d:\n%s", url, code, want, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// opsMetrics is one scrape of /metrics, parsed by Prometheus' own parser.
+type opsMetrics map[string]*dto.MetricFamily
+
+func opsScrape(t *testing.T, admin string) opsMetrics {
+	t.Helper()
+	code, body := opsGet(t, "http://"+admin+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d\n%s", code, body)
+	}
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("the Prometheus text parser rejects /metrics: %v\n%s", err, body)
+	}
+	return mfs
+}
+
+// get returns the value of the series of name whose labels include
+// labels (counter, gauge, or a histogram's sample count); 0 when absent.
+func (m opsMetrics) get(name string, labels map[string]string) float64 {
+	mf := m[name]
+	if mf == nil {
+		return 0
+	}
+	var sum float64
+	for _, mt := range mf.Metric {
+		have := map[string]string{}
+		for _, l := range mt.Label {
+			have[l.GetName()] = l.GetValue()
+		}
+		match := true
+		for k, v := range labels {
+			match = match && have[k] == v
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case mt.Counter != nil:
+			sum += mt.Counter.GetValue()
+		case mt.Gauge != nil:
+			sum += mt.Gauge.GetValue()
+		case mt.Histogram != nil:
+			sum += float64(mt.Histogram.GetSampleCount())
+		}
+	}
+	return sum
+}
+
+// labelValues lists every label value of the ldapbridge_ series.
+func (m opsMetrics) labelValues() []string {
+	var out []string
+	for name, mf := range m {
+		if !strings.HasPrefix(name, "ldapbridge_") {
+			continue
+		}
+		for _, mt := range mf.Metric {
+			for _, l := range mt.Label {
+				out = append(out, name+" "+l.GetName()+"="+l.GetValue())
+			}
+		}
+	}
+	return out
+}
+
+// opsDial connects to the LDAP listener.
+func opsDial(t *testing.T, addr string) *ldap.Conn {
+	t.Helper()
+	c, err := ldap.DialURL("ldap://"+addr, ldap.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetTimeout(30 * time.Second)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// opsJSONLines parses the JSON log lines whose msg is msg.
+func opsJSONLines(t *testing.T, text, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(l, "{") {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line is not JSON: %q: %v", l, err)
+		}
+		if msg == "" || m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
