@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -242,6 +243,11 @@ func (c *Client) changeResult(ctx context.Context, ch *change, resp *response, o
 	if oe != nil {
 		return oe.outcome(opChange)
 	}
+	if resp.status/100 == 2 && !isJSONMedia(resp.header.Get("Content-Type")) {
+		// A 2xx that is not PingOne's JSON (a proxy's or portal's page)
+		// does not prove PingOne applied the change, nor that it did not.
+		return (&opError{f: fOutcomeUnknown, detail: "a 2xx answer that is not PingOne's JSON", requestID: resp.requestID}).outcome(opChange)
+	}
 	if resp.status/100 == 2 {
 		out := bridge.Outcome{Code: bridge.Success, RequestID: resp.requestID}
 		if ch.generated {
@@ -398,4 +404,14 @@ func fillTemplate(tmpl string, dn *ldap.DN) (string, error) {
 		b.WriteString(v)
 		tmpl = tmpl[i+j+1:]
 	}
+}
+
+// isJSONMedia reports whether a Content-Type is JSON: application/json,
+// application/hal+json or any other +json type.
+func isJSONMedia(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
 }
