@@ -39,6 +39,9 @@ type conn struct {
 	cancel context.CancelFunc
 
 	br *bufio.Reader // owned by the reader goroutine
+	// opSeq numbers the requests read, for the "op" id; owned by the
+	// reader goroutine.
+	opSeq uint64
 
 	wmu     sync.Mutex
 	w       net.Conn // raw, or the TLS conn over it
@@ -49,7 +52,6 @@ type conn struct {
 	principal *bridge.Principal
 	draining  bool
 	ops       map[int64]*operation
-	opSeq     uint64
 	// opsWG counts operation goroutines. Add and Wait are only called
 	// from the reader goroutine.
 	opsWG sync.WaitGroup
@@ -58,7 +60,6 @@ type conn struct {
 // operation is an operation in flight.
 type operation struct {
 	msgID     int64
-	seq       uint64
 	cancel    context.CancelFunc
 	abandoned atomic.Bool
 }
@@ -372,25 +373,47 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 	return p.Conn.Read(b)
 }
 
+// nextOp numbers a request just read. Reader goroutine only.
+func (c *conn) nextOp() uint64 {
+	c.opSeq++
+	return c.opSeq
+}
+
+// opInfo identifies operation seq for the Observer, with the ids this
+// connection's log lines carry; bound is the session's identity then.
+func (c *conn) opInfo(m *message, seq uint64, bound *bridge.Principal) OpInfo {
+	op := OpInfo{Conn: c.id, Op: seq, MsgID: m.id, Listener: c.lis.Name, Source: c.remote}
+	if bound != nil {
+		op.BoundDN = bound.DN()
+	}
+	return op
+}
+
 // handler runs one operation and returns the encoded response messages
 // and the result code for metrics.
 type handler func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode)
 
+// diagInternal answers an operation that panicked.
+const diagInternal = "internal error"
+
 // execute applies what every operation shares (critical controls, the
-// must-change restriction) and runs h, turning a panic into "other".
-func (c *conn) execute(ctx context.Context, m *message, seq uint64, name string, respTag byte, restricted bool, h handler) (out []byte, code bridge.ResultCode) {
+// must-change restriction) and runs h, turning a panic into "other". own
+// is the result when execute answered without h's answer.
+func (c *conn) execute(ctx context.Context, m *message, seq uint64, name string, respTag byte, restricted bool, h handler) (out []byte, code bridge.ResultCode, own *result) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error("operation panicked", "op", seq, "msgid", m.id, "type", name,
 				"panic", describePanic(r), "stack", string(debug.Stack()))
-			out = appendMessage(nil, m.id, respTag, result{code: bridge.Other, diag: "internal error"}, nil, nil)
+			own = &result{code: bridge.Other, diag: diagInternal}
+			out = appendMessage(nil, m.id, respTag, *own, nil, nil)
 			code = bridge.Other
 		}
 	}()
 	ctl := interpretControls(m.controls)
 	if ctl.unsupported != "" {
-		return appendMessage(nil, m.id, respTag, result{code: bridge.UnavailableCriticalExtension,
-			diag: "critical control " + quoteOID(ctl.unsupported) + " is not supported"}, nil, nil), bridge.UnavailableCriticalExtension
+		own = &result{code: bridge.UnavailableCriticalExtension,
+			diag: "critical control " + quoteOID(ctl.unsupported) + " is not supported"}
+		return appendMessage(nil, m.id, respTag, *own, nil, nil), own.code, own
 	}
 	if restricted {
 		if p := c.currentPrincipal(); p != nil && p.MustChange() {
@@ -399,10 +422,12 @@ func (c *conn) execute(ctx context.Context, m *message, seq uint64, name string,
 			if ctl.core.PasswordPolicy {
 				ctls = append(ctls, policyControl(o.Policy))
 			}
-			return appendMessage(nil, m.id, respTag, resultOf(o), nil, ctls), o.Code
+			own = &result{code: o.Code, diag: o.Diagnostic}
+			return appendMessage(nil, m.id, respTag, resultOf(o), nil, ctls), o.Code, own
 		}
 	}
-	return h(ctx, ctl)
+	out, code = h(ctx, ctl)
+	return out, code, nil
 }
 
 // restrictedOutcome answers what a session that must change its password
@@ -422,10 +447,10 @@ func describePanic(r any) string {
 	return fmt.Sprintf("value of type %T", r)
 }
 
-// startOp runs an operation in its own goroutine, or answers busy when
+// startOp runs operation seq in its own goroutine, or answers busy when
 // the connection already has MaxOpsPerConn in flight. It reports whether
 // h will run.
-func (c *conn) startOp(m *message, name string, respTag byte, restricted bool, h handler) bool {
+func (c *conn) startOp(m *message, seq uint64, name string, respTag byte, restricted bool, h handler) bool {
 	c.mu.Lock()
 	if len(c.ops) >= c.lim.MaxOpsPerConn {
 		c.mu.Unlock()
@@ -433,17 +458,18 @@ func (c *conn) startOp(m *message, name string, respTag byte, restricted bool, h
 		c.write(appendMessage(nil, m.id, respTag, result{code: bridge.Busy,
 			diag: fmt.Sprintf("too many operations in progress on this connection (limit %d)", c.lim.MaxOpsPerConn)}, nil, nil))
 		c.srv.obs.OpDone(name, bridge.Busy, 0)
+		c.log.Debug("operation refused: too many in progress", "op", seq, "msgid", m.id, "type", name)
 		return false
 	}
 	if _, dup := c.ops[m.id]; dup {
 		c.mu.Unlock()
 		c.write(appendMessage(nil, m.id, respTag, result{code: bridge.ProtocolError, diag: "message ID already in use"}, nil, nil))
 		c.srv.obs.OpDone(name, bridge.ProtocolError, 0)
+		c.log.Debug("operation refused: message ID in use", "op", seq, "msgid", m.id, "type", name)
 		return false
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.lim.OperationTimeout)
-	c.opSeq++
-	o := &operation{msgID: m.id, seq: c.opSeq, cancel: cancel}
+	o := &operation{msgID: m.id, cancel: cancel}
 	c.ops[m.id] = o
 	c.opsWG.Add(1)
 	c.mu.Unlock()
@@ -452,7 +478,7 @@ func (c *conn) startOp(m *message, name string, respTag byte, restricted bool, h
 		defer c.opsWG.Done()
 		defer cancel()
 		start := time.Now()
-		out, code := c.execute(ctx, m, o.seq, name, respTag, restricted, h)
+		out, code, _ := c.execute(ctx, m, seq, name, respTag, restricted, h)
 		if o.abandoned.Load() {
 			code = bridge.Canceled
 		} else {
@@ -464,19 +490,21 @@ func (c *conn) startOp(m *message, name string, respTag byte, restricted bool, h
 		c.mu.Unlock()
 		d := time.Since(start)
 		c.srv.obs.OpDone(name, code, d)
-		c.log.Debug("operation done", "op", o.seq, "msgid", m.id, "type", name, "code", int(code), "result", code.String(), "duration", d)
+		c.log.Debug("operation done", "op", seq, "msgid", m.id, "type", name, "code", int(code), "result", code.String(), "duration", d)
 	}()
 	return true
 }
 
-// runSync runs Bind or StartTLS in the reader goroutine.
-func (c *conn) runSync(ctx context.Context, m *message, name string, respTag byte, h handler) bridge.ResultCode {
-	c.mu.Lock()
-	c.opSeq++
-	seq := c.opSeq
-	c.mu.Unlock()
+// runSync runs Bind or StartTLS in the reader goroutine. answered, when
+// set, hears the result before the response is written; own is set when
+// execute answered for h.
+func (c *conn) runSync(ctx context.Context, m *message, seq uint64, name string, respTag byte, h handler,
+	answered func(code bridge.ResultCode, own *result)) bridge.ResultCode {
 	start := time.Now()
-	out, code := c.execute(ctx, m, seq, name, respTag, false, h)
+	out, code, own := c.execute(ctx, m, seq, name, respTag, false, h)
+	if answered != nil {
+		answered(code, own)
+	}
 	c.write(out)
 	clear(out)
 	d := time.Since(start)

@@ -148,9 +148,19 @@ type events struct {
 	mu      sync.Mutex
 	limits  []string
 	changes []bridge.ChangeInfo
+	audits  []audited // BindFailed and PasswordChange, in order
 	opened  int
 	closed  int
 	ops     map[string][]bridge.ResultCode
+}
+
+// audited is one BindFailed or PasswordChange call.
+type audited struct {
+	bind bool // BindFailed; else PasswordChange
+	op   OpInfo
+	dn   string // BindFailed's dn
+	info bridge.ChangeInfo
+	out  bridge.Outcome
 }
 
 func (e *events) ConnOpened(string) { e.mu.Lock(); e.opened++; e.mu.Unlock() }
@@ -164,10 +174,33 @@ func (e *events) OpDone(op string, code bridge.ResultCode, _ time.Duration) {
 	}
 	e.ops[op] = append(e.ops[op], code)
 }
-func (e *events) PasswordChange(info bridge.ChangeInfo, _ bridge.Outcome, _ string) {
+func (e *events) PasswordChange(op OpInfo, info bridge.ChangeInfo, out bridge.Outcome) {
 	e.mu.Lock()
 	e.changes = append(e.changes, info)
+	e.audits = append(e.audits, audited{op: op, info: info, out: out})
 	e.mu.Unlock()
+}
+func (e *events) BindFailed(op OpInfo, dn string, out bridge.Outcome) {
+	e.mu.Lock()
+	e.audits = append(e.audits, audited{bind: true, op: op, dn: dn, out: out})
+	e.mu.Unlock()
+}
+
+func (e *events) audited() []audited {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]audited(nil), e.audits...)
+}
+
+// bindFailures lists the BindFailed calls.
+func (e *events) bindFailures() []audited {
+	var out []audited
+	for _, a := range e.audited() {
+		if a.bind {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func (e *events) limitHits() []string {
@@ -180,6 +213,7 @@ func (e *events) limitHits() []string {
 type testServer struct {
 	srv      *Server
 	addr     string
+	listener string // its name
 	ev       *events
 	served   chan struct{} // closed when Serve returns
 	serveErr error
@@ -212,7 +246,7 @@ func startServerWith(t *testing.T, core Core, opts Options, l Listener, setup fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{addr: ln.Addr().String(), ev: &events{}, served: make(chan struct{}), logs: &logBuffer{}}
+	ts := &testServer{addr: ln.Addr().String(), listener: l.Name, ev: &events{}, served: make(chan struct{}), logs: &logBuffer{}}
 	if opts.Observer == nil {
 		opts.Observer = ts.ev
 	}

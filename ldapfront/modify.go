@@ -192,22 +192,23 @@ func (r *modifyRequest) passwordChange() (bridge.PasswordModify, *opError) {
 	return pm, nil
 }
 
-// modify answers a ModifyRequest: a change of userPassword is a password
-// change, with the result codes and response controls of Password Modify;
-// any other modify is refused.
-func (c *conn) modify(ctx context.Context, m *message, ctl controls, mr *modifyRequest) ([]byte, bridge.ResultCode) {
+// modify answers request seq, a ModifyRequest: a change of userPassword
+// is a password change, with the result codes and response controls of
+// Password Modify; any other modify is refused.
+func (c *conn) modify(ctx context.Context, m *message, seq uint64, ctl controls, mr *modifyRequest) ([]byte, bridge.ResultCode) {
 	reply := func(o bridge.Outcome) ([]byte, bridge.ResultCode) {
 		return appendMessage(nil, m.id, appModifyResponse, resultOf(o), nil, changeControls(ctl, o)), o.Code
 	}
 	p := c.currentPrincipal()
+	op := c.opInfo(m, seq, p)
 	refuse := func(o bridge.Outcome) ([]byte, bridge.ResultCode) {
 		if mr.touchesPassword() {
 			info := bridge.ChangeInfo{Target: mr.object}
 			if p != nil {
 				info.Actor = p.DN()
 			}
-			c.srv.obs.PasswordChange(info, o, c.remote)
-			c.log.Info("password change refused", "msgid", m.id, "op", "modify", "target", printable(mr.object, 256), "outcome", o)
+			c.srv.obs.PasswordChange(op, info, o)
+			c.log.Info("password change refused", "op", seq, "msgid", m.id, "type", "modify", "target", printable(mr.object, 256), "outcome", o)
 		}
 		return reply(o)
 	}
@@ -240,8 +241,8 @@ func (c *conn) modify(ctx context.Context, m *message, ctl controls, mr *modifyR
 		// The core refused before naming it (an anonymous session).
 		info.Target = mr.object
 	}
-	c.srv.obs.PasswordChange(info, o, c.remote)
-	c.log.Info("password change", "msgid", m.id, "op", "modify", "target", info.Target, "kind", info.Kind.String(),
+	c.srv.obs.PasswordChange(op, info, o)
+	c.log.Info("password change", "op", seq, "msgid", m.id, "type", "modify", "target", info.Target, "kind", info.Kind.String(),
 		"backend", info.Backend, "outcome", o)
 	return reply(o)
 }

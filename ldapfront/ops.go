@@ -21,7 +21,8 @@ var unsupportedOps = map[byte]struct {
 // dispatch handles one decoded message; frame is its raw bytes. It
 // returns done when the connection must end.
 func (c *conn) dispatch(m *message, frame []byte) (ending, bool) {
-	if c.overRate(m, frame) {
+	seq := c.nextOp()
+	if c.overRate(m, seq, frame) {
 		return ending{}, false
 	}
 	switch m.tag {
@@ -45,7 +46,7 @@ func (c *conn) dispatch(m *message, frame []byte) (ending, bool) {
 		}
 		// RFC 4511 §4.2.1: earlier operations complete before a bind.
 		c.opsWG.Wait()
-		c.bind(m, req)
+		c.bind(m, seq, req)
 		return ending{}, false
 
 	case appExtendedRequest:
@@ -55,14 +56,14 @@ func (c *conn) dispatch(m *message, frame []byte) (ending, bool) {
 			wipePacket(m.packet)
 			return malformed(err), true
 		}
-		return c.extended(m, frame, req)
+		return c.extended(m, seq, frame, req)
 
 	case appSearchRequest:
 		req, err := decodeSearch(m.op)
 		if err != nil {
 			return malformed(err), true
 		}
-		c.search(m, req)
+		c.search(m, seq, req)
 		return ending{}, false
 
 	case appModifyRequest:
@@ -74,16 +75,16 @@ func (c *conn) dispatch(m *message, frame []byte) (ending, bool) {
 		}
 		// Not restricted here: a session that must change its password
 		// may still modify its own userPassword; modify decides.
-		if !c.startOp(m, "modify", appModifyResponse, false, func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode) {
+		if !c.startOp(m, seq, "modify", appModifyResponse, false, func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode) {
 			defer req.wipe()
-			return c.modify(ctx, m, ctl, &req)
+			return c.modify(ctx, m, seq, ctl, &req)
 		}) {
 			req.wipe()
 		}
 		return ending{}, false
 	}
 	if u, ok := unsupportedOps[m.tag]; ok {
-		c.startOp(m, u.name, u.resp, true, func(context.Context, controls) ([]byte, bridge.ResultCode) {
+		c.startOp(m, seq, u.name, u.resp, true, func(context.Context, controls) ([]byte, bridge.ResultCode) {
 			return appendMessage(nil, m.id, u.resp, result{code: bridge.UnwillingToPerform,
 				diag: "the " + u.name + " operation is not supported by this server"}, nil, nil), bridge.UnwillingToPerform
 		})
@@ -94,17 +95,27 @@ func (c *conn) dispatch(m *message, frame []byte) (ending, bool) {
 	return ending{reason: "unknown protocol operation", linger: true, notice: &result{code: bridge.ProtocolError, diag: "unknown LDAP request"}}, true
 }
 
-// overRate answers busy, at once and without doing it, a request from an
-// address over RatePerIP, and reports whether it did. Unbind and Abandon
-// have no response and cost nothing; nor does an unknown request, which
-// ends the connection.
-func (c *conn) overRate(m *message, frame []byte) bool {
+// overRate answers busy, at once and without doing it, request seq from
+// an address over RatePerIP, and reports whether it did. Unbind and
+// Abandon have no response and cost nothing; nor does an unknown request,
+// which ends the connection.
+func (c *conn) overRate(m *message, seq uint64, frame []byte) bool {
 	if c.srv.rate == nil || !c.ip.IsValid() {
 		return false
 	}
 	name, resp, ok := responseOf(m)
 	if !ok || c.srv.rate.allow(c.ip, c.srv.now()) {
 		return false
+	}
+	const diag = "too many requests from this address; try again later"
+	var bind bindRequest
+	decoded := false
+	if m.tag == appBindRequest {
+		// Only the name is kept, for the audit record.
+		var err error
+		bind, err = decodeBind(m.op)
+		bind.password.Wipe()
+		decoded = err == nil
 	}
 	clear(frame)
 	wipePacket(m.packet)
@@ -114,12 +125,15 @@ func (c *conn) overRate(m *message, frame []byte) bool {
 		// §4.2.1), this one too, once earlier operations are done with
 		// the identity.
 		c.opsWG.Wait()
+		op := c.opInfo(m, seq, c.currentPrincipal())
 		c.setPrincipal(nil)
+		if decoded {
+			c.bindFailed(op, bind, bridge.Fail(bridge.Busy, diag))
+		}
 	}
-	c.write(appendMessage(nil, m.id, resp, result{code: bridge.Busy,
-		diag: "too many requests from this address; try again later"}, nil, nil))
+	c.write(appendMessage(nil, m.id, resp, result{code: bridge.Busy, diag: diag}, nil, nil))
 	c.srv.obs.OpDone(name, bridge.Busy, 0)
-	c.log.Debug("request over the rate limit", "msgid", m.id, "type", name)
+	c.log.Debug("request over the rate limit", "op", seq, "msgid", m.id, "type", name)
 	return true
 }
 
@@ -157,15 +171,33 @@ func malformed(err error) ending {
 	return ending{reason: err.Error(), linger: true, notice: &result{code: bridge.ProtocolError, diag: "malformed LDAP message"}}
 }
 
-// bind handles a BindRequest in the reader goroutine.
-func (c *conn) bind(m *message, req bindRequest) {
+// anonymous reports whether the bind is an anonymous one (RFC 4513
+// §5.1.1): nobody to audit when it fails.
+func (r *bindRequest) anonymous() bool {
+	return r.simple && r.name == "" && r.password.IsZero()
+}
+
+// bindFailed logs a failed bind and reports it to the Observer, unless
+// it was anonymous.
+func (c *conn) bindFailed(op OpInfo, req bindRequest, o bridge.Outcome) {
+	c.log.Debug("bind", "op", op.Op, "msgid", op.MsgID, "dn", req.name, "code", int(o.Code), "anonymous", true)
+	if !req.anonymous() {
+		c.srv.obs.BindFailed(op, req.name, o)
+	}
+}
+
+// bind handles request seq, a BindRequest, in the reader goroutine.
+func (c *conn) bind(m *message, seq uint64, req bindRequest) {
 	defer req.password.Wipe()
+	op := c.opInfo(m, seq, c.currentPrincipal())
 	// A bind drops the previous identity first, whatever its outcome.
 	c.setPrincipal(nil)
 	ctx, cancel := context.WithTimeout(c.ctx, c.lim.OperationTimeout)
 	defer cancel()
-	c.runSync(ctx, m, "bind", appBindResponse, func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode) {
+	var answer bridge.Outcome // the handler's, when it answered
+	c.runSync(ctx, m, seq, "bind", appBindResponse, func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode) {
 		reply := func(o bridge.Outcome) ([]byte, bridge.ResultCode) {
+			answer = o
 			var ctls []respControl
 			if ctl.core.PasswordPolicy {
 				ctls = append(ctls, policyControl(o.Policy))
@@ -195,8 +227,18 @@ func (c *conn) bind(m *message, req bindRequest) {
 		} else {
 			p.Wipe()
 		}
-		c.log.Debug("bind", "msgid", m.id, "dn", req.name, "code", int(o.Code), "anonymous", p == nil)
 		return reply(o)
+	}, func(_ bridge.ResultCode, own *result) {
+		if own != nil {
+			// execute answered: a panic or an unsupported critical control.
+			answer = bridge.Fail(own.code, own.diag)
+		}
+		if answer.OK() {
+			c.log.Debug("bind", "op", seq, "msgid", m.id, "dn", req.name, "code", int(answer.Code),
+				"anonymous", c.currentPrincipal() == nil)
+			return
+		}
+		c.bindFailed(op, req, answer)
 	})
 }
 
@@ -229,21 +271,21 @@ func changeControls(ctl controls, o bridge.Outcome) []respControl {
 	return ctls
 }
 
-// extended dispatches an ExtendedRequest by its OID.
-func (c *conn) extended(m *message, frame []byte, req extendedRequest) (ending, bool) {
+// extended dispatches request seq, an ExtendedRequest, by its OID.
+func (c *conn) extended(m *message, seq uint64, frame []byte, req extendedRequest) (ending, bool) {
 	const name = "extended"
 	switch req.oid {
 	case oidStartTLS:
-		return c.startTLS(m, req)
+		return c.startTLS(m, seq, req)
 
 	case oidPasswordModify:
 		pm, perr := decodePasswordModify(req.value, req.hasValue)
 		clear(frame)
 		wipePacket(m.packet)
-		started := c.startOp(m, "passwordModify", appExtendedResp, false, func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode) {
+		started := c.startOp(m, seq, "passwordModify", appExtendedResp, false, func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode) {
 			defer pm.OldPassword.Wipe()
 			defer pm.NewPassword.Wipe()
-			return c.passwordModify(ctx, m, ctl, pm, perr)
+			return c.passwordModify(ctx, m, seq, ctl, pm, perr)
 		})
 		if !started {
 			pm.OldPassword.Wipe()
@@ -251,7 +293,7 @@ func (c *conn) extended(m *message, frame []byte, req extendedRequest) (ending, 
 		}
 
 	case oidWhoAmI:
-		c.startOp(m, "whoAmI", appExtendedResp, false, func(context.Context, controls) ([]byte, bridge.ResultCode) {
+		c.startOp(m, seq, "whoAmI", appExtendedResp, false, func(context.Context, controls) ([]byte, bridge.ResultCode) {
 			if req.hasValue {
 				return appendMessage(nil, m.id, appExtendedResp, result{code: bridge.ProtocolError, diag: "no request data expected"}, nil, nil), bridge.ProtocolError
 			}
@@ -266,7 +308,7 @@ func (c *conn) extended(m *message, frame []byte, req extendedRequest) (ending, 
 
 	default:
 		oid := quoteOID(req.oid)
-		c.startOp(m, name, appExtendedResp, false, func(context.Context, controls) ([]byte, bridge.ResultCode) {
+		c.startOp(m, seq, name, appExtendedResp, false, func(context.Context, controls) ([]byte, bridge.ResultCode) {
 			// slapd answers protocolError "unsupported extended operation".
 			return appendMessage(nil, m.id, appExtendedResp, result{code: bridge.ProtocolError,
 				diag: "unsupported extended operation " + oid}, nil, nil), bridge.ProtocolError
@@ -275,8 +317,8 @@ func (c *conn) extended(m *message, frame []byte, req extendedRequest) (ending, 
 	return ending{}, false
 }
 
-// passwordModify answers RFC 3062 Password Modify.
-func (c *conn) passwordModify(ctx context.Context, m *message, ctl controls, pm bridge.PasswordModify, perr error) ([]byte, bridge.ResultCode) {
+// passwordModify answers request seq, an RFC 3062 Password Modify.
+func (c *conn) passwordModify(ctx context.Context, m *message, seq uint64, ctl controls, pm bridge.PasswordModify, perr error) ([]byte, bridge.ResultCode) {
 	reply := func(o bridge.Outcome) ([]byte, bridge.ResultCode) {
 		ctls := changeControls(ctl, o)
 		var tail func([]byte) []byte
@@ -285,17 +327,19 @@ func (c *conn) passwordModify(ctx context.Context, m *message, ctl controls, pm 
 		}
 		return appendMessage(nil, m.id, appExtendedResp, resultOf(o), tail, ctls), o.Code
 	}
+	p := c.currentPrincipal()
+	op := c.opInfo(m, seq, p)
 	// Attempts refused here are audited too, with what is known of them.
 	refuse := func(o bridge.Outcome) ([]byte, bridge.ResultCode) {
 		info := bridge.ChangeInfo{Target: pm.UserIdentity}
-		if p := c.currentPrincipal(); p != nil {
+		if p != nil {
 			info.Actor = p.DN()
 			if info.Target == "" {
 				info.Target = p.DN()
 			}
 		}
-		c.srv.obs.PasswordChange(info, o, c.remote)
-		c.log.Info("password change refused", "msgid", m.id, "target", info.Target, "outcome", o)
+		c.srv.obs.PasswordChange(op, info, o)
+		c.log.Info("password change refused", "op", seq, "msgid", m.id, "type", "passwordModify", "target", info.Target, "outcome", o)
 		return reply(o)
 	}
 	if !c.cleartextOK() {
@@ -305,19 +349,19 @@ func (c *conn) passwordModify(ctx context.Context, m *message, ctl controls, pm 
 		return refuse(bridge.Fail(oe.code, oe.diag))
 	}
 	pm.Controls = ctl.core
-	o, info := c.srv.core.ChangePassword(ctx, c.currentPrincipal(), pm)
-	c.srv.obs.PasswordChange(info, o, c.remote)
-	c.log.Info("password change", "msgid", m.id, "target", info.Target, "kind", info.Kind.String(),
-		"backend", info.Backend, "outcome", o)
+	o, info := c.srv.core.ChangePassword(ctx, p, pm)
+	c.srv.obs.PasswordChange(op, info, o)
+	c.log.Info("password change", "op", seq, "msgid", m.id, "type", "passwordModify", "target", info.Target,
+		"kind", info.Kind.String(), "backend", info.Backend, "outcome", o)
 	defer o.GeneratedPassword.Wipe()
 	return reply(o)
 }
 
 // startTLS handles the StartTLS extended operation in the reader
 // goroutine: the response goes out in cleartext, then the handshake.
-func (c *conn) startTLS(m *message, req extendedRequest) (ending, bool) {
+func (c *conn) startTLS(m *message, seq uint64, req extendedRequest) (ending, bool) {
 	ok := false
-	c.runSync(c.ctx, m, "startTLS", appExtendedResp, func(context.Context, controls) ([]byte, bridge.ResultCode) {
+	c.runSync(c.ctx, m, seq, "startTLS", appExtendedResp, func(context.Context, controls) ([]byte, bridge.ResultCode) {
 		fail := func(code bridge.ResultCode, diag string) ([]byte, bridge.ResultCode) {
 			return appendMessage(nil, m.id, appExtendedResp, result{code: code, diag: diag}, nil, nil), code
 		}
@@ -334,7 +378,7 @@ func (c *conn) startTLS(m *message, req extendedRequest) (ending, bool) {
 		}
 		ok = true
 		return appendMessage(nil, m.id, appExtendedResp, result{}, nil, nil), bridge.Success
-	})
+	}, nil)
 	if !ok {
 		return ending{}, false
 	}
@@ -349,9 +393,9 @@ func (c *conn) startTLS(m *message, req extendedRequest) (ending, bool) {
 
 // search answers the root DSE and cn=Subschema; the bridge is not a
 // directory for lookups.
-func (c *conn) search(m *message, req searchRequest) {
+func (c *conn) search(m *message, seq uint64, req searchRequest) {
 	dn, ok := searchTarget(req)
-	c.startOp(m, "search", appSearchDone, !ok, func(context.Context, controls) ([]byte, bridge.ResultCode) {
+	c.startOp(m, seq, "search", appSearchDone, !ok, func(context.Context, controls) ([]byte, bridge.ResultCode) {
 		if !ok {
 			return appendMessage(nil, m.id, appSearchDone, result{code: bridge.UnwillingToPerform,
 				diag: "this server answers base searches of the root DSE and cn=Subschema only"}, nil, nil), bridge.UnwillingToPerform

@@ -135,6 +135,22 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
+// OpInfo identifies one operation for logs, metrics and audit. Conn and Op
+// are the ids the server's log lines carry as "conn" and "op", so that an
+// audit record can be joined with them.
+type OpInfo struct {
+	// Conn numbers the connection, uniquely in the process; Op numbers the
+	// request on its connection, from 1 in the order they arrived (Unbind
+	// and Abandon included).
+	Conn, Op uint64
+	MsgID    int64  // the client's message id
+	Listener string // the listener's name
+	Source   string // the client's address, host:port
+	// BoundDN is the session's identity when the request arrived, "" when
+	// anonymous; for a bind, the identity the bind replaces.
+	BoundDN string
+}
+
 // Observer receives events for metrics and audit. Calls are synchronous
 // and may come from many goroutines; implementations must be quick and
 // safe for concurrent use. Options.Observer may be nil.
@@ -150,10 +166,18 @@ type Observer interface {
 	// "max_ops_per_conn", "max_message_bytes", "idle_timeout",
 	// "message_timeout", "rate_per_ip", "failed_binds_per_dn".
 	LimitHit(name string)
+	// BindFailed reports every bind answered with anything but success,
+	// except an anonymous one (simple, no name, no password): binds the
+	// core refused and the ones the front end refused itself (no TLS,
+	// SASL, protocol version, an unsupported critical control, the
+	// failed-binds and rate limits). dn is the name the client sent, ""
+	// for most SASL binds. It is called before the response is written.
+	BindFailed(op OpInfo, dn string, out bridge.Outcome)
 	// PasswordChange reports every password change attempt (Password
 	// Modify, or a Modify of userPassword), whether the core acted on it
-	// or the front end refused it; source is the client's address.
-	PasswordChange(info bridge.ChangeInfo, out bridge.Outcome, source string)
+	// or the front end refused it. It is called before the response is
+	// written.
+	PasswordChange(op OpInfo, info bridge.ChangeInfo, out bridge.Outcome)
 }
 
 // Options configure a Server.
@@ -459,8 +483,14 @@ func (o observer) LimitHit(name string) {
 	}
 }
 
-func (o observer) PasswordChange(info bridge.ChangeInfo, out bridge.Outcome, source string) {
+func (o observer) BindFailed(op OpInfo, dn string, out bridge.Outcome) {
 	if o.o != nil {
-		o.o.PasswordChange(info, out, source)
+		o.o.BindFailed(op, dn, out)
+	}
+}
+
+func (o observer) PasswordChange(op OpInfo, info bridge.ChangeInfo, out bridge.Outcome) {
+	if o.o != nil {
+		o.o.PasswordChange(op, info, out)
 	}
 }

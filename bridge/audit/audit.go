@@ -53,14 +53,18 @@ type Record struct {
 	Time  time.Time
 	Event string // EventBindFailure or EventPasswordChange
 	// Conn and Op are the connection and operation ids the LDAP front end
-	// logs; zero when not known.
+	// logs ("conn", "op"), MsgID the client's message id ("msgid"); zero
+	// when not known.
 	Conn     uint64
 	Op       uint64
+	MsgID    int64
 	Listener string
 	Source   string // client address, host:port
-	// Actor is the bound identity that asked ("" when anonymous); for a
-	// bind failure, the DN the client tried.
-	Actor  string
+	// Actor is the session's identity when the request arrived ("" when
+	// anonymous); for a bind, the identity the bind would replace.
+	Actor string
+	// Target is the DN whose password changes, or the name a failed bind
+	// sent ("" for most SASL binds).
 	Target string
 	// Backend is the backend that served the DN; "local" for the bridge's
 	// own accounts, "" when no route matched or the request never got
@@ -92,13 +96,16 @@ func (r *Record) FromOutcome(o bridge.Outcome) {
 
 // attrs lists the record; the order is the order in the output.
 func (r Record) attrs() []slog.Attr {
-	a := make([]slog.Attr, 0, 18)
+	a := make([]slog.Attr, 0, 19)
 	a = append(a, slog.String("event", r.Event))
 	if r.Conn != 0 {
 		a = append(a, slog.Uint64("conn", r.Conn))
 	}
 	if r.Op != 0 {
 		a = append(a, slog.Uint64("op", r.Op))
+	}
+	if r.MsgID != 0 {
+		a = append(a, slog.Int64("msgid", r.MsgID))
 	}
 	str := func(k, v string) {
 		if v != "" {

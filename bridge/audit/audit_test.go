@@ -70,7 +70,7 @@ func TestFileRecord(t *testing.T) {
 	at := time.Date(2025, 3, 4, 5, 6, 7, 8000, time.FixedZone("X", 3600))
 	generated := "Gener4ted-Secret!"
 	r := Record{
-		Time: at, Event: EventPasswordChange, Conn: 7, Op: 3, Listener: "ldap", Source: "192.0.2.1:5555",
+		Time: at, Event: EventPasswordChange, Conn: 7, Op: 3, MsgID: 12, Listener: "ldap", Source: "192.0.2.1:5555",
 		Actor: "cn=admin,dc=example,dc=com", Target: "uid=bob,ou=staff,dc=example,dc=com",
 		Backend: "pd", Kind: "administrative",
 	}
@@ -93,7 +93,7 @@ func TestFileRecord(t *testing.T) {
 		t.Fatalf("%d records, want 2:\n%s", len(got), raw)
 	}
 	want := map[string]any{
-		"time": "2025-03-04T04:06:07.000008Z", "event": "password_change", "conn": 7.0, "op": 3.0,
+		"time": "2025-03-04T04:06:07.000008Z", "event": "password_change", "conn": 7.0, "op": 3.0, "msgid": 12.0,
 		"listener": "ldap", "source": "192.0.2.1:5555", "actor": "cn=admin,dc=example,dc=com",
 		"target": "uid=bob,ou=staff,dc=example,dc=com", "backend": "pd", "kind": "administrative",
 		"generated": true, "outcome": "success", "code": 0.0, "result": "success", "request_id": "req-1",
@@ -106,7 +106,7 @@ func TestFileRecord(t *testing.T) {
 	}
 	b := got[1]
 	if b["event"] != "bind_failure" || b["outcome"] != "refused" || b["code"] != 49.0 || b["ppolicy_error"] != "accountLocked" ||
-		b["diagnostic"] != "invalid credentials" || b["actor"] != "" || b["conn"] != nil || b["time"] == nil {
+		b["diagnostic"] != "invalid credentials" || b["actor"] != "" || b["conn"] != nil || b["msgid"] != nil || b["time"] == nil {
 		t.Errorf("bind failure record: %v", b)
 	}
 }

@@ -50,6 +50,7 @@ type Metrics struct {
 	beRequests  *prometheus.CounterVec
 	beDuration  *prometheus.HistogramVec
 	changes     *prometheus.CounterVec
+	bindFails   *prometheus.CounterVec
 	tokens      *prometheus.CounterVec
 	cacheHits   *prometheus.CounterVec
 	cacheMisses *prometheus.CounterVec
@@ -97,6 +98,10 @@ func New(reg prometheus.Registerer, bi BuildInfo) (*Metrics, error) {
 			Namespace: namespace, Name: "password_changes_total",
 			Help: "Password change attempts, by backend, kind (self, administrative, generated, unknown) and outcome (success, refused, error).",
 		}, []string{"backend", "kind", "outcome"}),
+		bindFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "bind_failures_total",
+			Help: "Failed binds, by the backend that serves the DN (none when no route does) and outcome (refused, error).",
+		}, []string{"backend", "outcome"}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: "backend", Name: "token_refreshes_total",
 			Help: "OAuth access token requests, by backend and outcome (success, failure).",
@@ -134,7 +139,7 @@ func New(reg prometheus.Registerer, bi BuildInfo) (*Metrics, error) {
 	build.Set(1)
 	for _, c := range []prometheus.Collector{
 		m.ops, m.opDuration, m.conns, m.connsTotal, m.limits, m.beRequests, m.beDuration,
-		m.changes, m.tokens, m.cacheHits, m.cacheMisses, m.reloads, m.reloadOK, m.reloadTime,
+		m.changes, m.bindFails, m.tokens, m.cacheHits, m.cacheMisses, m.reloads, m.reloadOK, m.reloadTime,
 		m.auditErrors, build,
 	} {
 		if err := reg.Register(c); err != nil {
@@ -154,12 +159,16 @@ func (m *Metrics) Listener(name string) {
 	m.connsTotal.WithLabelValues(name)
 }
 
-// Backend does the same for a backend's password change series.
+// Backend does the same for a backend's password change and failed bind
+// series.
 func (m *Metrics) Backend(name string) {
 	for _, k := range []string{"self", "administrative", "generated"} {
 		for _, o := range []string{audit.OutcomeSuccess, audit.OutcomeRefused, audit.OutcomeError} {
 			m.changes.WithLabelValues(name, k, o)
 		}
+	}
+	for _, o := range []string{audit.OutcomeRefused, audit.OutcomeError} {
+		m.bindFails.WithLabelValues(name, o)
 	}
 }
 
@@ -186,14 +195,26 @@ func (m *Metrics) LimitHit(name string) {
 }
 
 // PasswordChange counts a password change attempt; backend is "none" when
-// the request was refused before a route was chosen. The source address is
-// not a label (it is in the audit record).
-func (m *Metrics) PasswordChange(info bridge.ChangeInfo, out bridge.Outcome, _ string) {
-	backend := info.Backend
-	if backend == "" {
-		backend = "none"
+// the request was refused before a route was chosen. Who asked, from
+// where and on which connection are not labels: they are in the audit
+// record.
+func (m *Metrics) PasswordChange(info bridge.ChangeInfo, out bridge.Outcome) {
+	m.changes.WithLabelValues(backendLabel(info.Backend), ChangeKindLabel(info, out), audit.Outcome(out.Code)).Inc()
+}
+
+// BindFailed counts a failed bind (ldapfront reports every one that named
+// someone) against backend, the backend that serves the DN ("" when none
+// does). The DN is not a label: it is in the audit record. Every bind,
+// failed or not, is also in ldapbridge_ldap_operations_total by result.
+func (m *Metrics) BindFailed(backend string, out bridge.Outcome) {
+	m.bindFails.WithLabelValues(backendLabel(backend), audit.Outcome(out.Code)).Inc()
+}
+
+func backendLabel(name string) string {
+	if name == "" {
+		return "none"
 	}
-	m.changes.WithLabelValues(backend, ChangeKindLabel(info, out), audit.Outcome(out.Code)).Inc()
+	return name
 }
 
 // ChangeKindLabel is "generated" when the change produced a generated

@@ -185,7 +185,7 @@ func TestPasswordChangeLabels(t *testing.T) {
 		{bridge.ChangeInfo{Target: dn}, bridge.Fail(bridge.ConfidentialityRequired, "tls"), "none", "unknown", "refused"},
 	} {
 		before := value(t, m.changes.WithLabelValues(tc.backend, tc.kind, tc.outcome))
-		m.PasswordChange(tc.info, tc.out, "127.0.0.1:4242")
+		m.PasswordChange(tc.info, tc.out)
 		if got := value(t, m.changes.WithLabelValues(tc.backend, tc.kind, tc.outcome)); got != before+1 {
 			t.Errorf("%s/%s/%s did not move", tc.backend, tc.kind, tc.outcome)
 		}
@@ -204,6 +204,44 @@ func TestPasswordChangeLabels(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestBindFailedLabels(t *testing.T) {
+	m, reg := newMetrics(t)
+	m.Backend("p1")
+	for _, tc := range []struct {
+		backend, label, outcome string
+		out                     bridge.Outcome
+	}{
+		{"p1", "p1", "refused", bridge.Fail(bridge.InvalidCredentials, "invalid credentials")},
+		{"p1", "p1", "error", bridge.Fail(bridge.Unavailable, "PingOne is unavailable")},
+		{"p1", "p1", "error", bridge.Fail(bridge.Busy, "too many failed binds for this DN; try again later")},
+		{"", "none", "refused", bridge.Fail(bridge.InvalidCredentials, "")},
+		{"", "none", "refused", bridge.Fail(bridge.AuthMethodNotSupported, "SASL EXTERNAL is not supported")},
+		{"local", "local", "refused", bridge.Fail(bridge.ConfidentialityRequired, "needs TLS")},
+	} {
+		before := value(t, m.bindFails.WithLabelValues(tc.label, tc.outcome))
+		m.BindFailed(tc.backend, tc.out)
+		if got := value(t, m.bindFails.WithLabelValues(tc.label, tc.outcome)); got != before+1 {
+			t.Errorf("BindFailed(%q, %v): %s/%s = %v, want %v", tc.backend, tc.out.Code, tc.label, tc.outcome, got, before+1)
+		}
+	}
+	mf := scrape(t, reg)["ldapbridge_bind_failures_total"]
+	if mf == nil {
+		t.Fatal("ldapbridge_bind_failures_total missing from the scrape")
+	}
+	// p1/refused, p1/error, none/refused, local/refused: the p1 series
+	// existed before any failure.
+	if len(mf.Metric) != 4 {
+		t.Errorf("%d series: %v", len(mf.Metric), mf.Metric)
+	}
+	var total float64
+	for _, mt := range mf.Metric {
+		total += mt.GetCounter().GetValue()
+	}
+	if total != 6 {
+		t.Errorf("%v failed binds counted, want 6", total)
 	}
 }
 

@@ -325,9 +325,9 @@ func serveConfig(cfg *config.Config, path string, stdout, stderr io.Writer, bann
 	for _, r := range cfg.Routes {
 		bases = append(bases, r.Base)
 	}
-	front := ldapfront.NewServer(auditedCore{Bridge: a.core, trail: a.trail, backendOf: a.backendOf}, ldapfront.Options{
+	front := ldapfront.NewServer(a.core, ldapfront.Options{
 		Limits: frontLimits(cfg.Limits), Logger: a.log, Version: buildVersion(), NamingContexts: bases,
-		Observer: &observer{Metrics: m, trail: a.trail},
+		Observer: &observer{Metrics: m, trail: a.trail, backendOf: a.backendOf},
 	})
 	lns, err := openListeners(cfg, a.log)
 	if err != nil {
@@ -343,6 +343,13 @@ func serveConfig(cfg *config.Config, path string, stdout, stderr io.Writer, bann
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP is caught before anything says "serving": a supervisor that
+	// reloads right after readiness must not kill the process.
+	hup := make(chan os.Signal, 1)
+	if path != "" {
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
 	var wg sync.WaitGroup
 	serveErr := make(chan error, len(lns))
 	for _, b := range lns {
@@ -365,11 +372,8 @@ func serveConfig(cfg *config.Config, path string, stdout, stderr io.Writer, bann
 		banner(stdout)
 	}
 
-	hup := make(chan os.Signal, 1)
 	changed := make(chan struct{}, 1)
 	if path != "" {
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
 		wctx, wcancel := context.WithCancel(ctx)
 		defer wcancel()
 		go a.watch(wctx, configWatchInterval, changed)

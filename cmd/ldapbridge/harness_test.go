@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -60,15 +61,22 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// freeAddr returns a loopback address that was free a moment ago.
+// freeAddr returns a loopback address that was free a moment ago. It picks
+// ports below the kernel's ephemeral range (32768 and up on Linux), so the
+// outgoing connections of tests running in parallel cannot take it before
+// the binary binds it.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for i := 0; i < 200; i++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		ln, err := net.Listen("tcp", addr)
+		if err == nil {
+			ln.Close()
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port below the ephemeral range")
+	return ""
 }
 
 // proc is a running ldapbridge process.
@@ -80,7 +88,9 @@ type proc struct {
 	err    error
 }
 
-func startProc(t *testing.T, ready string, args ...string) *proc {
+// tryStartProc starts the binary and waits for the ready line on stdout;
+// it returns an error, with the output, when the process exits first.
+func tryStartProc(t *testing.T, ready string, args ...string) (*proc, error) {
 	t.Helper()
 	p := &proc{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binPath, args...)
@@ -88,7 +98,7 @@ func startProc(t *testing.T, ready string, args ...string) *proc {
 	p.cmd.Stdout = io.MultiWriter(p.stdout, pw)
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	go func() {
 		p.err = p.cmd.Wait()
@@ -113,14 +123,16 @@ func startProc(t *testing.T, ready string, args ...string) *proc {
 	select {
 	case ok := <-found:
 		if !ok {
-			t.Fatalf("ldapbridge %v exited before %q:\nstdout:\n%s\nstderr:\n%s", args, ready, p.stdout, p.stderr)
+			<-p.done
+			return nil, fmt.Errorf("ldapbridge %v exited before %q:\nstdout:\n%s\nstderr:\n%s", args, ready, p.stdout, p.stderr)
 		}
 	case <-time.After(60 * time.Second):
 		p.cmd.Process.Kill()
-		t.Fatalf("ldapbridge %v not ready:\nstdout:\n%s\nstderr:\n%s", args, p.stdout, p.stderr)
+		<-p.done
+		return nil, fmt.Errorf("ldapbridge %v not ready:\nstdout:\n%s\nstderr:\n%s", args, p.stdout, p.stderr)
 	}
 	t.Cleanup(func() { p.stop(t) })
-	return p
+	return p, nil
 }
 
 // stop sends SIGTERM and expects a clean exit, as a supervisor would.
@@ -152,9 +164,19 @@ type demo struct {
 
 func startDemo(t *testing.T) *demo {
 	t.Helper()
-	d := &demo{ldap: freeAddr(t), ldaps: freeAddr(t), admin: freeAddr(t)}
-	d.proc = startProc(t, "Try, in another terminal", "demo", "--ldap-addr", d.ldap, "--ldaps-addr", d.ldaps, "--admin-addr", d.admin, "--log-level", "debug")
-	return d
+	// freeAddr's ports can be taken by a parallel test before the demo
+	// binds them; try again with new ones.
+	for attempt := 0; ; attempt++ {
+		d := &demo{ldap: freeAddr(t), ldaps: freeAddr(t), admin: freeAddr(t)}
+		p, err := tryStartProc(t, "Try, in another terminal", "demo", "--ldap-addr", d.ldap, "--ldaps-addr", d.ldaps, "--admin-addr", d.admin, "--log-level", "debug")
+		if err == nil {
+			d.proc = p
+			return d
+		}
+		if attempt == 4 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+	}
 }
 
 func (d *demo) url() string  { return "ldap://" + d.ldap }

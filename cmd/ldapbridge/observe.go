@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 
 	"github.com/go-ldap/ldap/v3"
@@ -27,58 +26,51 @@ func (t *auditTrail) record(r audit.Record) {
 }
 
 // observer is the LDAP front end's Observer: metrics for everything, and
-// an audit record for each password change attempt.
+// an audit record for each failed bind and each password change attempt.
 type observer struct {
 	*metrics.Metrics
-	trail *auditTrail
-}
-
-var _ ldapfront.Observer = (*observer)(nil)
-
-// PasswordChange counts and audits one password change attempt.
-//
-// The Observer does not pass the connection and operation ids or the
-// listener yet; the records leave them out until it does.
-func (o *observer) PasswordChange(info bridge.ChangeInfo, out bridge.Outcome, source string) {
-	o.Metrics.PasswordChange(info, out, source)
-	r := audit.Record{
-		Event:   audit.EventPasswordChange,
-		Source:  source,
-		Actor:   info.Actor,
-		Target:  info.Target,
-		Backend: info.Backend,
-	}
-	if info.Kind != 0 {
-		r.Kind = info.Kind.String()
-	}
-	r.FromOutcome(out)
-	o.trail.record(r)
-}
-
-// auditedCore is the core as the front end sees it: every failed bind
-// with a DN becomes an audit record.
-//
-// It sees the binds that reach the core; binds the front end refuses
-// itself (confidentialityRequired, SASL, protocol version) and the
-// connection they came on need an Observer hook in ldapfront.
-type auditedCore struct {
-	*bridge.Bridge
 	trail *auditTrail
 	// backendOf names the backend that serves a DN under the
 	// configuration in force.
 	backendOf func(dn string) string
 }
 
-var _ ldapfront.Core = auditedCore{}
+var _ ldapfront.Observer = (*observer)(nil)
 
-func (c auditedCore) Bind(ctx context.Context, dn string, password bridge.Secret, ctl bridge.RequestControls) (bridge.Outcome, *bridge.Principal) {
-	out, p := c.Bridge.Bind(ctx, dn, password, ctl)
-	if !out.OK() && dn != "" {
-		r := audit.Record{Event: audit.EventBindFailure, Target: dn, Backend: c.backendOf(dn)}
-		r.FromOutcome(out)
-		c.trail.record(r)
+// opRecord starts an audit record of event for the operation op.
+func opRecord(event string, op ldapfront.OpInfo) audit.Record {
+	return audit.Record{
+		Event: event, Conn: op.Conn, Op: op.Op, MsgID: op.MsgID,
+		Listener: op.Listener, Source: op.Source, Actor: op.BoundDN,
 	}
-	return out, p
+}
+
+// BindFailed counts and audits one failed bind, whether the core or the
+// front end refused it.
+func (o *observer) BindFailed(op ldapfront.OpInfo, dn string, out bridge.Outcome) {
+	backend := o.backendOf(dn)
+	o.Metrics.BindFailed(backend, out)
+	r := opRecord(audit.EventBindFailure, op)
+	r.Target, r.Backend = dn, backend
+	r.FromOutcome(out)
+	o.trail.record(r)
+}
+
+// PasswordChange counts and audits one password change attempt.
+func (o *observer) PasswordChange(op ldapfront.OpInfo, info bridge.ChangeInfo, out bridge.Outcome) {
+	o.Metrics.PasswordChange(info, out)
+	r := opRecord(audit.EventPasswordChange, op)
+	// The core's word on who asked, when it had one; the session's
+	// identity otherwise.
+	if info.Actor != "" {
+		r.Actor = info.Actor
+	}
+	r.Target, r.Backend = info.Target, info.Backend
+	if info.Kind != 0 {
+		r.Kind = info.Kind.String()
+	}
+	r.FromOutcome(out)
+	o.trail.record(r)
 }
 
 // backendIndex answers which backend serves a DN, for audit records: the

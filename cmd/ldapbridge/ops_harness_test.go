@@ -32,6 +32,7 @@ type opsEnv struct {
 	dir        string
 	cfgPath    string
 	ldap       string // LDAP listener host:port
+	strict     string // when set, a second listener, "strict", that refuses cleartext binds
 	admin      string // admin listener host:port
 	pdURL      string
 	p1URL      string
@@ -46,7 +47,10 @@ type opsEnv struct {
 var opsConfigTmpl = template.Must(template.New("ops").Parse(`listeners:
   - name: ldap
     address: "{{.LDAP}}"
-backends:
+{{if .Strict}}  - name: strict
+    address: "{{.Strict}}"
+    cleartext: refuse
+{{end}}backends:
   - name: pd
     type: pingdirectory
     timeout: 20s
@@ -93,7 +97,7 @@ func (e *opsEnv) write(t *testing.T) {
 	t.Helper()
 	var b bytes.Buffer
 	if err := opsConfigTmpl.Execute(&b, map[string]any{
-		"LDAP": e.ldap, "PD": e.pdURL, "P1": e.p1URL, "Level": e.level, "Format": e.format,
+		"LDAP": e.ldap, "Strict": e.strict, "PD": e.pdURL, "P1": e.p1URL, "Level": e.level, "Format": e.format,
 		"Audit": e.auditFile, "Admin": e.admin, "Watch": e.watch, "Extra": e.extra, "ExtraRoute": e.extraRoute,
 	}); err != nil {
 		t.Fatal(err)
@@ -313,7 +317,19 @@ func (m opsMetrics) labelValues() []string {
 // opsDial connects to the LDAP listener.
 func opsDial(t *testing.T, addr string) *ldap.Conn {
 	t.Helper()
-	c, err := ldap.DialURL("ldap://"+addr, ldap.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}))
+	return opsDialFrom(t, addr, "")
+}
+
+// opsDialFrom connects from the loopback address src ("" = any): all of
+// 127.0.0.0/8 is local on Linux, which gives a test more than one client
+// address.
+func opsDialFrom(t *testing.T, addr, src string) *ldap.Conn {
+	t.Helper()
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	if src != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
+	}
+	c, err := ldap.DialURL("ldap://"+addr, ldap.DialWithDialer(d))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,6 +93,7 @@ func TestOpsMetricsAndAuditLog(t *testing.T) {
 	_, p1URL := opsPingOne(t)
 	e := newOpsEnv(t)
 	e.pdURL, e.p1URL, e.level = pdURL, p1URL, "debug"
+	e.strict = freeAddr(t)
 	e.extra = "limits:\n  max_connections_per_ip: 3\n"
 	e.write(t)
 	p := opsServe(t, e)
@@ -111,6 +112,16 @@ func TestOpsMetricsAndAuditLog(t *testing.T) {
 	if err := over.Bind(demoBobDN, "Bob-Reset-Pw-6"); err == nil {
 		t.Fatal("a connection over max_connections_per_ip was served")
 	}
+	// Binds the front end refuses itself, on the listener that refuses
+	// cleartext (from another address, within the per-address limit):
+	// a simple bind with a password, and SASL.
+	strict := opsDialFrom(t, e.strict, "127.0.0.2")
+	if err := strict.Bind(demoBobDN, "Bob-Reset-Pw-6"); resultCode(err) != ldap.LDAPResultConfidentialityRequired {
+		t.Fatalf("cleartext bind on the strict listener: %v", err)
+	}
+	if err := strict.ExternalBind(); resultCode(err) != ldap.LDAPResultAuthMethodNotSupported {
+		t.Fatalf("SASL EXTERNAL bind: %v", err)
+	}
 
 	m := opsScrape(t, e.admin)
 	for _, tc := range []struct {
@@ -120,10 +131,17 @@ func TestOpsMetricsAndAuditLog(t *testing.T) {
 	}{
 		{"ldapbridge_ldap_operations_total", map[string]string{"operation": "bind", "result": "invalidCredentials"}, 3},
 		{"ldapbridge_ldap_operations_total", map[string]string{"operation": "bind", "result": "success"}, 3},
+		{"ldapbridge_ldap_operations_total", map[string]string{"operation": "bind", "result": "confidentialityRequired"}, 1},
+		{"ldapbridge_ldap_operations_total", map[string]string{"operation": "bind", "result": "authMethodNotSupported"}, 1},
 		{"ldapbridge_ldap_operations_total", map[string]string{"operation": "passwordModify"}, 10},
-		{"ldapbridge_ldap_operation_duration_seconds", map[string]string{"operation": "bind"}, 6},
+		{"ldapbridge_ldap_operation_duration_seconds", map[string]string{"operation": "bind"}, 8},
 		{"ldapbridge_ldap_connections", map[string]string{"listener": "ldap"}, 3},
 		{"ldapbridge_ldap_connections_total", map[string]string{"listener": "ldap"}, 3},
+		{"ldapbridge_ldap_connections", map[string]string{"listener": "strict"}, 1},
+		{"ldapbridge_bind_failures_total", map[string]string{"backend": "pd", "outcome": "refused"}, 2},
+		{"ldapbridge_bind_failures_total", map[string]string{"backend": "p1", "outcome": "refused"}, 1},
+		{"ldapbridge_bind_failures_total", map[string]string{"backend": "none", "outcome": "refused"}, 2},
+		{"ldapbridge_bind_failures_total", nil, 5},
 		{"ldapbridge_ldap_limit_hits_total", map[string]string{"limit": "max_conns_per_ip"}, 1},
 		{"ldapbridge_password_changes_total", map[string]string{"backend": "none", "kind": "unknown", "outcome": "refused"}, 1},
 		{"ldapbridge_password_changes_total", map[string]string{"backend": "pd", "kind": "self", "outcome": "success"}, 1},
@@ -182,8 +200,56 @@ func TestOpsMetricsAndAuditLog(t *testing.T) {
 	for _, r := range recs {
 		count[fmt.Sprint(r["event"])]++
 	}
-	if count["bind_failure"] != 3 || count["password_change"] != 10 || len(recs) != 13 {
+	if count["bind_failure"] != 5 || count["password_change"] != 10 || len(recs) != 15 {
 		t.Fatalf("audit records: %v\n%s", count, p.stderr)
+	}
+	// Each record carries the ids of the operation's log lines (its own
+	// line and "operation done"), and the client's address.
+	logs := opsJSONLines(t, p.stderr.String(), "")
+	for _, r := range recs {
+		if r["conn"] == nil || r["op"] == nil || r["msgid"] == nil || !strings.HasPrefix(fmt.Sprint(r["source"]), "127.0.0.") {
+			t.Errorf("record without ids or source: %v", r)
+			continue
+		}
+		own := map[string]int{}
+		for _, l := range logs {
+			if l["conn"] == r["conn"] && l["op"] == r["op"] && l["msgid"] == r["msgid"] && l["listener"] == r["listener"] {
+				own[fmt.Sprint(l["msg"])]++
+			}
+		}
+		lines := own["bind"]
+		if r["event"] == "password_change" {
+			lines = own["password change"] + own["password change refused"]
+		}
+		if lines != 1 || own["operation done"] != 1 {
+			t.Errorf("record %v: log lines with its ids %v, want its own and \"operation done\"", r, own)
+		}
+	}
+	matching := func(keep func(r map[string]any) bool) []map[string]any {
+		var out []map[string]any
+		for _, r := range recs {
+			if keep(r) {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	// The failed bind is recorded once, with where it came from.
+	bob := matching(func(r map[string]any) bool {
+		return r["event"] == "bind_failure" && r["code"] == 49.0 && r["target"] == demoBobDN
+	})
+	if len(bob) != 1 || bob[0]["backend"] != "pd" || bob[0]["listener"] != "ldap" || !strings.HasPrefix(fmt.Sprint(bob[0]["source"]), "127.0.0.1:") {
+		t.Errorf("bob's failed bind: %v", bob)
+	}
+	plain := matching(func(r map[string]any) bool { return r["event"] == "bind_failure" && r["code"] == 13.0 })
+	sasl := matching(func(r map[string]any) bool { return r["event"] == "bind_failure" && r["code"] == 7.0 })
+	if len(plain) != 1 || plain[0]["target"] != demoBobDN || plain[0]["backend"] != "pd" || plain[0]["listener"] != "strict" ||
+		plain[0]["op"] != 1.0 || plain[0]["outcome"] != "refused" || !strings.HasPrefix(fmt.Sprint(plain[0]["source"]), "127.0.0.2:") {
+		t.Errorf("cleartext bind refused: %v", plain)
+	}
+	if len(sasl) != 1 || len(plain) != 1 || sasl[0]["target"] != nil || sasl[0]["backend"] != nil || sasl[0]["op"] != 2.0 ||
+		sasl[0]["conn"] != plain[0]["conn"] || sasl[0]["source"] != plain[0]["source"] || sasl[0]["result"] != "authMethodNotSupported" {
+		t.Errorf("SASL bind: %v", sasl)
 	}
 	find := func(event, target, kind string) map[string]any {
 		t.Helper()
