@@ -18,8 +18,11 @@ lint:
 	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$$( command -v staticcheck || echo $$($(GO) env GOPATH)/bin/staticcheck ) ./...
 
+# deploy/ only decodes manifests: it runs without -race, which would mean
+# compiling k8s.io/api a second time with the race detector.
 unit:
-	$(GO) test -race -count=1 -timeout 9m ./...
+	$(GO) test -race -count=1 -timeout 9m $$($(GO) list ./... | grep -v '/deploy$$')
+	$(GO) test -count=1 -timeout 5m ./deploy/
 
 build:
 	$(GO) build -o bin/ldapbridge ./cmd/ldapbridge
@@ -28,3 +31,9 @@ build:
 FUZZTIME ?= 60s
 fuzz:
 	@scripts/fuzz.sh $(FUZZTIME)
+
+## bench: the bridge under load against the simulators (and slapd), in
+## separate processes; a few minutes. BENCH_QUICK=1 for a smoke run.
+## Results: bench/out/summary.md (see docs/performance.md)
+bench:
+	@GO="$(GO)" bench/run.sh

@@ -60,6 +60,8 @@ func NewState(routes []Route, backends map[string]Backend, locals []LocalAccount
 type Bridge struct {
 	state atomic.Pointer[State]
 	log   *slog.Logger
+	// bindCache is the optional verified-bind cache (nil: off).
+	bindCache atomic.Pointer[BindCache]
 }
 
 // New makes a core serving st.
@@ -120,7 +122,13 @@ func (b *Bridge) Bind(ctx context.Context, dn string, password Secret, ctl Reque
 		return Fail(InvalidCredentials, diagInvalidCreds), nil
 	}
 	be := st.backends[rt.Backend]
-	out := be.Bind(ctx, BindRequest{DN: dn, Password: password, Controls: ctl, Route: rt.Options})
+	cache := b.bindCache.Load()
+	hit, probe := cache.lookup(st, ndn, password, ctl)
+	out := Outcome{Code: Success}
+	if !hit {
+		out = be.Bind(ctx, BindRequest{DN: dn, Password: password, Controls: ctl, Route: rt.Options})
+		cache.store(probe, st, ctl, out)
+	}
 	if !out.OK() {
 		if out.Code == InvalidCredentials && out.Diagnostic == "" {
 			out.Diagnostic = diagInvalidCreds
@@ -222,7 +230,12 @@ func (b *Bridge) ChangePassword(ctx context.Context, p *Principal, req PasswordM
 		creq.OldPassword = Secret{}
 	}
 	info.Kind = creq.Kind
+	// The verified-bind cache forgets the target before the change (and
+	// refuses verifications that overlap it) and again after it.
+	cache := b.bindCache.Load()
+	cache.forget(tdn)
 	out := st.backends[rt.Backend].ChangePassword(ctx, creq)
+	cache.forget(tdn)
 	creq.Actor.Password.Wipe()
 	if out.OK() && self {
 		nw := req.NewPassword

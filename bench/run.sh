@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# make bench: the bridge under load, in processes of their own.
+#
+# For each backend (PingDirectory and PingOne simulators, served by
+# cmd/ldapsim), backend latency (0 and 20 ms), connection count (16, 256)
+# and mode (bind, connbind, passwd, mixed), it starts a fresh simulator
+# and a fresh bridge (so that peak RSS and password state are per run),
+# runs cmd/ldapbench against the bridge with the bridge's pid and the
+# simulator's URL, and keeps the JSON report. Then idle runs (10,000
+# connections, unbound and bound), the same modes against OpenLDAP slapd
+# (bench/slapd, when slapd is or can be installed), the Go micro
+# benchmarks, and a Markdown summary in $BENCH_OUT/summary.md.
+#
+# BENCH_QUICK=1: a smoke run of a minute or so (short runs, 16 connections,
+# 0 ms, 1,000 idle connections).
+# BENCH_OUT: where reports go (default bench/out).
+# BENCH_SLAPD=0: skip the slapd comparison.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+QUICK=${BENCH_QUICK:-0}
+OUT=${BENCH_OUT:-bench/out}
+SLAPD=${BENCH_SLAPD:-1}
+
+if [ "$QUICK" = 1 ]; then
+	DUR=1s WARM=500ms LATS="0" CONNS="16" IDLE=1000 HOLD=1s USERS=300 MICRO=200ms
+else
+	DUR=4s WARM=1s LATS="0 20ms" CONNS="16 256" IDLE=10000 HOLD=3s USERS=1000 MICRO=1s
+fi
+MODES="bind connbind passwd mixed"
+
+rm -rf "$OUT"
+mkdir -p "$OUT/bin" "$OUT/json" "$OUT/logs"
+OUT=$(cd "$OUT" && pwd)
+BIN=$OUT/bin
+echo "bench: building into $BIN"
+$GO build -o "$BIN/ldapbridge" ./cmd/ldapbridge
+$GO build -o "$BIN/ldapsim" ./cmd/ldapsim
+$GO build -o "$BIN/ldapbench" ./cmd/ldapbench
+
+# Descriptors for 10,000 connections (Go raises its soft limit itself;
+# slapd does not).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	[ -d "$OUT/slapd" ] && bench/slapd/stop.sh "$OUT/slapd" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+wait_file() { # file timeout-seconds
+	for _ in $(seq $(($2 * 20))); do [ -s "$1" ] && return 0; sleep 0.05; done
+	echo "bench: $1 did not appear" >&2
+	return 1
+}
+wait_port() { # host:port timeout-seconds
+	local host=${1%:*} port=${1##*:}
+	for _ in $(seq $(($2 * 20))); do
+		(exec 3<>"/dev/tcp/$host/$port") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "bench: nothing listens on $1" >&2
+	return 1
+}
+stop() { # pid
+	kill "$1" 2>/dev/null || true
+	for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done
+	kill -9 "$1" 2>/dev/null || true
+}
+
+# start_stack NAME LATENCY [extra ldapsim flags]: a simulator and a bridge
+# (with the environment in BRIDGE_ENV, e.g. GOGC=400); sets SIM_PID
+# BRIDGE_PID SIM_URL LDAP_ADDR.
+BRIDGE_ENV=()
+start_stack() {
+	local name=$1 lat=$2
+	shift 2
+	local dir=$OUT/run/$name
+	rm -rf "$dir"
+	"$BIN/ldapsim" -users "$USERS" -latency "$lat" -out "$dir" -ldap-addr 127.0.0.1:0 -starttls-addr "" "$@" \
+		>"$OUT/logs/$name.sim.log" 2>&1 &
+	SIM_PID=$!
+	pids+=("$SIM_PID")
+	wait_file "$dir/sim.json" 30
+	SIM_URL=$(sed -n 's/.*"pingdirectory_url": "\(.*\)".*/\1/p' "$dir/sim.json")
+	LDAP_ADDR=$(sed -n 's/.*"bridge_ldap_addr": "\(.*\)".*/\1/p' "$dir/sim.json")
+	[ "${SIM_ONLY:-0}" = 1 ] && return 0
+	env "${BRIDGE_ENV[@]}" "$BIN/ldapbridge" serve --config "$dir/bridge.yaml" >"$OUT/logs/$name.bridge.log" 2>&1 &
+	BRIDGE_PID=$!
+	pids+=("$BRIDGE_PID")
+	wait_port "$LDAP_ADDR" 30
+}
+stop_stack() {
+	stop "$BRIDGE_PID"
+	stop "$SIM_PID"
+}
+
+bench() { # label name ldapbench-args...
+	local label=$1 name=$2
+	shift 2
+	echo "bench: $name"
+	"$BIN/ldapbench" -label "$label" -json "$OUT/json/$name.json" "$@" | sed 's/^/    /'
+}
+
+for be in pd p1; do
+	if [ $be = pd ]; then dn='uid=pd%d,ou=staff,dc=example,dc=com'; pw=2; else dn='uid=p1u%d,ou=people,dc=example,dc=com'; pw=8; fi
+	for lat in $LATS; do
+		if [ "$lat" = 0 ]; then label="$be/0ms"; else label="$be/$lat"; fi
+		for c in $CONNS; do
+			for mode in $MODES; do
+				name="${be}_${lat}_${c}_${mode}"
+				start_stack "$name" "$lat"
+				# PingOne's Standard policy keeps 6 previous passwords: cycle
+				# through 8 there (the simulator's history is not
+				# configurable), through 2 on PingDirectory (no history).
+				bench "$label" "$name" -url "ldap://$LDAP_ADDR" -mode "$mode" -c "$c" -d "$DUR" -warmup "$WARM" \
+					-users "$USERS" -dn "$dn" -passwords "$pw" -pid "$BRIDGE_PID" -sim "$SIM_URL" || true
+				stop_stack
+			done
+		done
+	done
+done
+
+# The Go runtime's memory settings, as docs/performance.md recommends for
+# production: a soft memory limit, and a GC that runs less often below it.
+TUNED=(GOGC=400 GOMEMLIMIT=100MiB)
+if [ "$QUICK" != 1 ]; then
+	BRIDGE_ENV=("${TUNED[@]}")
+	for c in $CONNS; do
+		for mode in bind passwd; do
+			name="pd_0_${c}_${mode}_tuned"
+			start_stack "$name" 0
+			bench "pd/0ms tuned" "$name" -url "ldap://$LDAP_ADDR" -mode "$mode" -c "$c" -d "$DUR" -warmup "$WARM" \
+				-users "$USERS" -passwords 2 -pid "$BRIDGE_PID" -sim "$SIM_URL" || true
+			stop_stack
+		done
+	done
+	BRIDGE_ENV=()
+	# Backends over HTTPS, where the bridge's clients negotiate HTTP/2.
+	for c in $CONNS; do
+		name="pd_0_${c}_bind_https"
+		start_stack "$name" 0 -tls
+		bench "pd/0ms https" "$name" -url "ldap://$LDAP_ADDR" -mode bind -c "$c" -d "$DUR" -warmup "$WARM" \
+			-users "$USERS" -pid "$BRIDGE_PID" -sim "$SIM_URL" -cacert "$OUT/run/$name/cert.pem" || true
+		stop_stack
+	done
+fi
+
+# The verified-bind cache, when this build's configuration knows it.
+CACHE_YAML=${BENCH_BINDCACHE_YAML:-'bind_cache: {enabled: true, ttl: 30s, size: 10000}'}
+SIM_ONLY=1 start_stack cachecheck 0 -bridge-extra "$CACHE_YAML"
+stop "$SIM_PID"
+if "$BIN/ldapbridge" check-config --config "$OUT/run/cachecheck/bridge.yaml" >"$OUT/logs/bindcache-check.log" 2>&1; then
+	for c in $CONNS; do
+		for mode in bind mixed; do
+			name="pd_0_${c}_${mode}_bindcache"
+			start_stack "$name" 0 -bridge-extra "$CACHE_YAML"
+			bench "pd/0ms bindcache" "$name" -url "ldap://$LDAP_ADDR" -mode "$mode" -c "$c" -d "$DUR" -warmup "$WARM" \
+				-users "$USERS" -passwords 2 -pid "$BRIDGE_PID" -sim "$SIM_URL" || true
+			stop_stack
+		done
+	done
+else
+	echo "bench: verified-bind cache runs skipped: this build's configuration does not accept '$CACHE_YAML' (see $OUT/logs/bindcache-check.log)"
+fi
+
+for tuned in default tuned; do
+	[ $tuned = tuned ] && BRIDGE_ENV=("${TUNED[@]}")
+	for bound in unbound bound; do
+		name="idle_${bound}_${tuned}_$IDLE"
+		start_stack "$name" 0
+		args=()
+		[ $bound = bound ] && args=(-idle-bind)
+		bench "bridge idle $bound $tuned" "$name" -url "ldap://$LDAP_ADDR" -mode idle -c "$IDLE" -d "$HOLD" -users "$USERS" \
+			-pid "$BRIDGE_PID" "${args[@]}" || true
+		stop_stack
+	done
+	BRIDGE_ENV=()
+done
+
+if [ "$SLAPD" = 1 ]; then
+	if bench/slapd/setup.sh "$OUT/slapd" "$USERS" "$BIN/ldapsim" >"$OUT/logs/slapd-setup.log" 2>&1; then
+		port=$((20000 + RANDOM % 20000))
+		while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((20000 + RANDOM % 20000)); done
+		for c in $CONNS; do
+			for mode in bind connbind passwd; do
+				# A fresh slapd per run, for its peak RSS; the database
+				# keeps the passwords passwd changed, so it is rebuilt too.
+				bench/slapd/setup.sh "$OUT/slapd" "$USERS" "$BIN/ldapsim" >>"$OUT/logs/slapd-setup.log" 2>&1
+				spid=$(bench/slapd/start.sh "$OUT/slapd" "$port")
+				bench slapd "slapd_${c}_$mode" -url "ldap://127.0.0.1:$port" -mode "$mode" -c "$c" -d "$DUR" -warmup "$WARM" \
+					-users "$USERS" -passwords 2 -pid "$spid" || true
+				bench/slapd/stop.sh "$OUT/slapd"
+			done
+		done
+		bench/slapd/setup.sh "$OUT/slapd" "$USERS" "$BIN/ldapsim" >>"$OUT/logs/slapd-setup.log" 2>&1
+		spid=$(bench/slapd/start.sh "$OUT/slapd" "$port")
+		bench "slapd idle bound" "slapd_idle_bound_$IDLE" -url "ldap://127.0.0.1:$port" -mode idle -c "$IDLE" -d "$HOLD" \
+			-users "$USERS" -idle-bind -pid "$spid" || true
+		bench/slapd/stop.sh "$OUT/slapd"
+	else
+		echo "bench: slapd comparison skipped (see $OUT/logs/slapd-setup.log)"
+	fi
+fi
+
+echo "bench: Go micro benchmarks"
+$GO test -run '^$' -bench . -benchmem -benchtime "$MICRO" ./ldapfront/ ./ldapfront/control/ ./bridge/ ./bench/hist/ \
+	>"$OUT/micro.txt" 2>&1 || echo "bench: micro benchmarks failed (see $OUT/micro.txt)"
+$GO test -run '^$' -bench 'BenchmarkBridge' -benchmem -benchtime "$MICRO" ./cmd/ldapbench/ >>"$OUT/micro.txt" 2>&1 ||
+	echo "bench: in-process benchmarks failed (see $OUT/micro.txt)"
+
+{
+	echo "# ldapbridge benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
+	echo
+	echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), $(uname -sr), $($GO version | cut -d' ' -f3)."
+	echo "Load tool, simulators, bridge (and slapd) share the machine; figures from one run; other work on the machine adds noise."
+	echo
+	"$BIN/ldapbench" summarize "$OUT"/json/*.json
+	echo
+	echo '```'
+	grep -E '^(Benchmark|goos|pkg)' "$OUT/micro.txt" || true
+	echo '```'
+} >"$OUT/summary.md"
+echo "bench: summary in $OUT/summary.md"
