@@ -28,6 +28,7 @@ type Config struct {
 	Log       Log        `yaml:"log"`
 	Admin     Admin      `yaml:"admin"`
 	Reload    Reload     `yaml:"reload"`
+	BindCache BindCache  `yaml:"bind_cache"`
 }
 
 // TLS modes of a listener.
@@ -191,6 +192,17 @@ type Admin struct {
 	Address string `yaml:"address"`
 }
 
+// BindCache is the optional verified-bind cache: successful binds are
+// remembered for TTL under an HMAC of DN and password (never the password),
+// and forgotten the moment that user's password changes through the bridge.
+// A password changed or an account locked directly in the backend still
+// binds through the bridge for up to TTL, hence off by default.
+type BindCache struct {
+	Enabled bool     `yaml:"enabled"`
+	TTL     Duration `yaml:"ttl"`
+	Size    int      `yaml:"size"`
+}
+
 // Reload configures configuration reloads; SIGHUP always reloads.
 type Reload struct {
 	WatchConfig bool `yaml:"watch_config"`
@@ -213,8 +225,9 @@ func Defaults() Config {
 			OperationTimeout:    Duration(30 * time.Second),
 			DrainTimeout:        Duration(30 * time.Second),
 		},
-		Log:   Log{Level: LevelInfo, Format: FormatJSON},
-		Admin: Admin{Address: "127.0.0.1:9389"},
+		Log:       Log{Level: LevelInfo, Format: FormatJSON},
+		Admin:     Admin{Address: "127.0.0.1:9389"},
+		BindCache: BindCache{TTL: Duration(10 * time.Second), Size: 10000},
 	}
 }
 

@@ -460,6 +460,11 @@ func TestProblems(t *testing.T) {
 	}{
 		{name: "region", edits: map[int]string{10: "      region: moon"},
 			want: []want{{10, "backends[0].pingone.region", `"moon" is not one of com, ca, eu, com.au, sg, asia`}}},
+		{name: "bind cache bounds", edits: map[int]string{31: "bind_cache: {enabled: true, ttl: 10m, size: 0}"},
+			want: []want{
+				{31, "bind_cache.ttl", "10m must be at most 5m: a password changed in the backend keeps binding for this long"},
+				{31, "bind_cache.size", "0 must be between 1 and 1048576"},
+			}},
 		{name: "unknown top-level key", edits: map[int]string{31: "listner: x"},
 			want: []want{{31, "listner", `unknown key (did you mean "listeners"?)`}}},
 		{name: "unknown key in a list item", edits: map[int]string{4: "    tsl: starttls"},

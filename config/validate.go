@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -94,6 +95,17 @@ func (v *validator) run() {
 	v.routes()
 	v.accounts()
 	v.log()
+	v.bindCache()
+}
+
+func (v *validator) bindCache() {
+	c := v.cfg.BindCache
+	if c.TTL.Duration() > 5*time.Minute {
+		v.add("bind_cache.ttl", "%s must be at most 5m: a password changed in the backend keeps binding for this long", c.TTL)
+	}
+	if c.Size < 1 || c.Size > 1<<20 {
+		v.add("bind_cache.size", "%d must be between 1 and %d", c.Size, 1<<20)
+	}
 }
 
 type endpoint struct {

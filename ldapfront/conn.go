@@ -78,7 +78,7 @@ func newConn(s *Server, ls *listenerState, nc net.Conn, ip netip.Addr, local boo
 		remote: nc.RemoteAddr().String(),
 		ctx:    ctx,
 		cancel: cancel,
-		br:     bufio.NewReader(nc),
+		br:     bufio.NewReaderSize(nc, readBufferSize),
 		w:      nc,
 		tls:    ls.Mode == LDAPS,
 		ops:    make(map[int64]*operation),
@@ -354,7 +354,7 @@ func (c *conn) handshake() error {
 	c.mu.Lock()
 	c.tls = true
 	c.mu.Unlock()
-	c.br = bufio.NewReader(tc)
+	c.br = bufio.NewReaderSize(tc, readBufferSize)
 	return nil
 }
 
@@ -522,3 +522,9 @@ func (c *conn) abandon(id int64) {
 		o.cancel()
 	}
 }
+
+// readBufferSize is each connection's read buffer. LDAP requests are
+// mostly under 200 bytes and longer ones are read through it just the
+// same; 1 KiB rather than bufio's 4 KiB saves 30 MiB per 10,000 held
+// connections (docs/performance.md).
+const readBufferSize = 1024

@@ -233,6 +233,8 @@ type generation struct {
 	state  *bridge.State
 	checks []backendCheck
 	index  *backendIndex
+	// bindCache is nil unless bind_cache.enabled.
+	bindCache *bridge.BindCache
 }
 
 // app is a serving bridge: what a reload reads and replaces.
@@ -261,7 +263,14 @@ func (a *app) build(cfg *config.Config) (*generation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &generation{cfg: cfg, state: st, checks: checks, index: ix}, nil
+	g := &generation{cfg: cfg, state: st, checks: checks, index: ix}
+	if bc := cfg.BindCache; bc.Enabled {
+		// A new cache per configuration: a reload forgets every cached bind.
+		if g.bindCache, err = bridge.NewBindCache(bridge.BindCacheConfig{TTL: bc.TTL.Duration(), Size: bc.Size}); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
 }
 
 // install makes g the configuration in force for operations that start
@@ -269,6 +278,7 @@ func (a *app) build(cfg *config.Config) (*generation, error) {
 func (a *app) install(g *generation) {
 	a.gen.Store(g)
 	a.core.Swap(g.state)
+	a.core.SetBindCache(g.bindCache)
 	a.ready.setChecks(g.checks)
 	a.level.Set(logLevel(g.cfg.Log.Level))
 }

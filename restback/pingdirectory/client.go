@@ -173,11 +173,14 @@ func loadCAFile(path string) (*x509.CertPool, error) {
 func newTransport(roots *x509.CertPool) *http.Transport {
 	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
+		Proxy:             http.ProxyFromEnvironment,
+		DialContext:       d.DialContext,
+		ForceAttemptHTTP2: true,
+		// Up to one idle connection per concurrent LDAP operation: a
+		// smaller pool churned thousands of new connections a second
+		// at 256 LDAP connections (docs/performance.md).
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   1024,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,

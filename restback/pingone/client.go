@@ -237,7 +237,10 @@ func endpoints(cfg Config) (authRoot, apiRoot string, err error) {
 func newTransport(caFile string) (http.RoundTripper, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	t.MaxIdleConnsPerHost = 32
+	// See pingdirectory's newTransport: a small idle pool churns
+	// connections under many concurrent LDAP clients.
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 1024
 	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
