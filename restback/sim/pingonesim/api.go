@@ -318,6 +318,29 @@ func noPassword(w http.ResponseWriter, status string) {
 	writeRequestFailed(w, "The request could not be completed. The user does not have a password.")
 }
 
+// passwordHolder finds user id for an operation on its password and
+// answers for it when there is none, it holds no password, or it is locked
+// out (target names the field the lockout error points at). Callers hold
+// s.mu.
+func (s *Server) passwordHolder(w http.ResponseWriter, id, target string) (*user, time.Time, bool) {
+	u, ok := s.users[id]
+	if !ok {
+		writeStatus(w, http.StatusNotFound)
+		return nil, time.Time{}, false
+	}
+	now := s.now()
+	s.unlockIfDue(u, now)
+	switch st := s.status(u, now); st {
+	case statusNoPassword, statusExternal:
+		noPassword(w, st)
+		return nil, time.Time{}, false
+	case statusLockedOut:
+		lockedOut(w, target, int64(u.lockedUntil.Sub(now).Seconds()))
+		return nil, time.Time{}, false
+	}
+	return u, now, true
+}
+
 func (s *Server) check(w http.ResponseWriter, id string, req checkRequest) {
 	if req.Password == nil || *req.Password == "" {
 		required(w, "password")
@@ -325,19 +348,8 @@ func (s *Server) check(w http.ResponseWriter, id string, req checkRequest) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[id]
+	u, now, ok := s.passwordHolder(w, id, "password")
 	if !ok {
-		writeStatus(w, http.StatusNotFound)
-		return
-	}
-	now := s.now()
-	s.unlockIfDue(u, now)
-	switch st := s.status(u, now); st {
-	case statusNoPassword, statusExternal:
-		noPassword(w, st)
-		return
-	case statusLockedOut:
-		lockedOut(w, "password", int64(u.lockedUntil.Sub(now).Seconds()))
 		return
 	}
 	if !s.verify(u, *req.Password) {
@@ -368,19 +380,8 @@ func (s *Server) reset(w http.ResponseWriter, id string, req resetRequest) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[id]
+	u, now, ok := s.passwordHolder(w, id, "currentPassword")
 	if !ok {
-		writeStatus(w, http.StatusNotFound)
-		return
-	}
-	now := s.now()
-	s.unlockIfDue(u, now)
-	switch st := s.status(u, now); st {
-	case statusNoPassword, statusExternal:
-		noPassword(w, st)
-		return
-	case statusLockedOut:
-		lockedOut(w, "currentPassword", int64(u.lockedUntil.Sub(now).Seconds()))
 		return
 	}
 	if req.CurrentPassword == nil || *req.CurrentPassword == "" {
