@@ -247,6 +247,8 @@ type app struct {
 	trail   *auditTrail
 	core    *bridge.Bridge
 	gen     atomic.Pointer[generation]
+	// bindCacheMetrics follows the verified-bind cache across reloads.
+	bindCacheMetrics *bindCacheCollector
 }
 
 // build makes a generation from cfg without installing it.
@@ -279,6 +281,7 @@ func (a *app) install(g *generation) {
 	a.gen.Store(g)
 	a.core.Swap(g.state)
 	a.core.SetBindCache(g.bindCache)
+	a.bindCacheMetrics.install(g.bindCache)
 	a.ready.setChecks(g.checks)
 	a.level.Set(logLevel(g.cfg.Log.Level))
 }
@@ -310,7 +313,8 @@ func serveConfig(cfg *config.Config, path string, stdout, stderr io.Writer, bann
 	a := &app{path: path, level: new(slog.LevelVar)}
 	a.log = newLogger(cfg.Log, stderr, a.level)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.bindCacheMetrics = newBindCacheCollector()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), a.bindCacheMetrics)
 	m, err := metrics.New(reg, buildInfo())
 	if err != nil {
 		return fail(err)

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"io"
 	"net"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +24,9 @@ func TestBindCache(t *testing.T) {
 			if enabled {
 				extra = "bind_cache:\n  enabled: true\n  ttl: 1m\n"
 			}
-			ftServe(t, ftWrite(t, filepath.Join(t.TempDir(), "ldapbridge.yaml"), cfg.yaml()+extra))
+			admin := freeAddr(t)
+			y := strings.Replace(cfg.yaml(), "admin:\n  address: \"\"\n", "admin:\n  address: \""+admin+"\"\n", 1)
+			ftServe(t, ftWrite(t, filepath.Join(t.TempDir(), "ldapbridge.yaml"), y+extra))
 			bind := func(pw string) error {
 				c, err := ldap.DialURL("ldap://"+cfg.LDAP, ldap.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}))
 				if err != nil {
@@ -42,6 +47,10 @@ func TestBindCache(t *testing.T) {
 			}
 			if got := pd.Requests() - before; got != want {
 				t.Fatalf("3 binds made %d backend requests, want %d", got, want)
+			}
+			hits := map[bool]string{false: "ldapbridge_bind_cache_hits_total 0\n", true: "ldapbridge_bind_cache_hits_total 2\n"}[enabled]
+			if m := scrape(t, admin); !strings.Contains(m, hits) {
+				t.Fatalf("/metrics lacks %q:\n%s", hits, grepLines(m, "bind_cache"))
 			}
 			// A wrong password is never answered from the cache.
 			before = pd.Requests()
@@ -71,4 +80,28 @@ func TestBindCache(t *testing.T) {
 			}
 		})
 	}
+}
+
+func scrape(t *testing.T, admin string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
