@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"strconv"
@@ -60,12 +61,14 @@ func parseStat(b []byte) (time.Duration, error) {
 	}
 	u, err1 := strconv.ParseInt(f[11], 10, 64)
 	s, err2 := strconv.ParseInt(f[12], 10, 64)
-	// 2^40 ticks is 348 years of CPU: anything above is not a real count
-	// (and would overflow a Duration).
-	if err1 != nil || err2 != nil || u < 0 || s < 0 || u > 1<<40 || s > 1<<40 {
+	// A Duration holds 292 years; a count whose sum does not fit in one
+	// is not a real one.
+	const tick = time.Second / clockTicks
+	const maxTicks = int64(math.MaxInt64 / tick)
+	if err1 != nil || err2 != nil || u < 0 || s < 0 || u > maxTicks-s {
 		return 0, fmt.Errorf("stat: utime %q stime %q", f[11], f[12])
 	}
-	return time.Duration(u+s) * time.Second / clockTicks, nil
+	return time.Duration(u+s) * tick, nil
 }
 
 // parseStatus returns VmHWM and VmRSS in KiB (0 when absent).
