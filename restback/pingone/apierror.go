@@ -52,12 +52,14 @@ func decodeAPIError(body []byte) (*apiError, error) {
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, fmt.Errorf("decode PingOne error body: %w", err)
 	}
-	if raw.Code == "" {
-		return nil, errors.New("decode PingOne error body: no code")
-	}
+	// Checked after sanitizing: a code of blanks or control characters
+	// is no code.
 	e := &apiError{
 		Code:    sanitize(raw.Code, 64),
 		Message: sanitize(raw.Message, maxErrorText),
+	}
+	if e.Code == "" {
+		return nil, errors.New("decode PingOne error body: no code")
 	}
 	var id string
 	if json.Unmarshal(raw.ID, &id) == nil {
