@@ -318,14 +318,22 @@ func noPassword(w http.ResponseWriter, status string) {
 	writeRequestFailed(w, "The request could not be completed. The user does not have a password.")
 }
 
+// userOr404 finds user id, or answers 404 for it. Callers hold s.mu.
+func (s *Server) userOr404(w http.ResponseWriter, id string) (*user, bool) {
+	u, ok := s.users[id]
+	if !ok {
+		writeStatus(w, http.StatusNotFound)
+	}
+	return u, ok
+}
+
 // passwordHolder finds user id for an operation on its password and
 // answers for it when there is none, it holds no password, or it is locked
 // out (target names the field the lockout error points at). Callers hold
 // s.mu.
 func (s *Server) passwordHolder(w http.ResponseWriter, id, target string) (*user, time.Time, bool) {
-	u, ok := s.users[id]
+	u, ok := s.userOr404(w, id)
 	if !ok {
-		writeStatus(w, http.StatusNotFound)
 		return nil, time.Time{}, false
 	}
 	now := s.now()
@@ -433,9 +441,8 @@ func (s *Server) set(w http.ResponseWriter, id string, req setRequest) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[id]
+	u, ok := s.userOr404(w, id)
 	if !ok {
-		writeStatus(w, http.StatusNotFound)
 		return
 	}
 	now := s.now()
@@ -467,9 +474,8 @@ func (s *Server) setGateway(w http.ResponseWriter, id string, req gatewayRequest
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[id]
+	u, ok := s.userOr404(w, id)
 	if !ok {
-		writeStatus(w, http.StatusNotFound)
 		return
 	}
 	now := s.now()
