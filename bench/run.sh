@@ -205,7 +205,7 @@ if [ "$SLAPD" = 1 ]; then
 fi
 
 echo "bench: Go micro benchmarks"
-$GO test -run '^$' -bench . -benchmem -benchtime "$MICRO" ./ldapfront/ ./ldapfront/control/ ./bridge/ ./bench/hist/ \
+$GO test -run '^$' -bench . -benchmem -benchtime "$MICRO" ./ldapfront/ ./pwcontrol/ ./bridge/ ./bench/hist/ \
 	>"$OUT/micro.txt" 2>&1 || echo "bench: micro benchmarks failed (see $OUT/micro.txt)"
 $GO test -run '^$' -bench 'BenchmarkBridge' -benchmem -benchtime "$MICRO" ./cmd/ldapbench/ >>"$OUT/micro.txt" 2>&1 ||
 	echo "bench: in-process benchmarks failed (see $OUT/micro.txt)"

@@ -6,13 +6,13 @@ import (
 	"testing"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
-	"github.com/ldapbridge/ldapbridge/ldapfront/control"
+	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
 // BenchmarkReadBindRequest frames and decodes a simple bind with the
 // ppolicy request control, as the reader does for every bind.
 func BenchmarkReadBindRequest(b *testing.B) {
-	msg := envelope(1, bindOp(3, userDN, userPass), reqControlPacket(control.OIDPasswordPolicy, false))
+	msg := envelope(1, bindOp(3, userDN, userPass), reqControlPacket(pwcontrol.OIDPasswordPolicy, false))
 	src := bytes.NewReader(msg)
 	r := bufio.NewReader(src)
 	b.SetBytes(int64(len(msg)))

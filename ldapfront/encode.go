@@ -2,7 +2,7 @@ package ldapfront
 
 import (
 	"github.com/ldapbridge/ldapbridge/bridge"
-	"github.com/ldapbridge/ldapbridge/ldapfront/control"
+	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
 // BER identifiers (RFC 4511 §4.2) of the PDUs the front end reads and writes.
@@ -143,14 +143,14 @@ func policyControl(p *bridge.Policy) respControl {
 	if p != nil {
 		v = *p
 	}
-	return respControl{oid: control.OIDPasswordPolicy, value: func(dst []byte) []byte {
-		return control.AppendPolicy(dst, v)
+	return respControl{oid: pwcontrol.OIDPasswordPolicy, value: func(dst []byte) []byte {
+		return pwcontrol.AppendPolicy(dst, v)
 	}}
 }
 
 func validationControl(v *bridge.ValidationDetails) respControl {
-	return respControl{oid: control.OIDValidationDetailsResponse, value: func(dst []byte) []byte {
-		return control.AppendValidation(dst, v)
+	return respControl{oid: pwcontrol.OIDValidationDetailsResponse, value: func(dst []byte) []byte {
+		return pwcontrol.AppendValidation(dst, v)
 	}}
 }
 

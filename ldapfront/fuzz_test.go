@@ -11,7 +11,7 @@ import (
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 	"github.com/ldapbridge/ldapbridge/bridge"
-	"github.com/ldapbridge/ldapbridge/ldapfront/control"
+	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
 // clientPDUs are requests as real clients send them: go-ldap's own
@@ -36,7 +36,7 @@ func clientPDUs(t testing.TB) [][]byte {
 		op.AppendChild(v)
 		return envelope(id, op)
 	}
-	pp := reqControlPacket(control.OIDPasswordPolicy, false)
+	pp := reqControlPacket(pwcontrol.OIDPasswordPolicy, false)
 	return [][]byte{
 		envelope(1, bindOp(3, userDN, userPass)),
 		envelope(1, bindOp(3, userDN, userPass), pp),

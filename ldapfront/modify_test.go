@@ -9,7 +9,7 @@ import (
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 	"github.com/ldapbridge/ldapbridge/bridge"
-	"github.com/ldapbridge/ldapbridge/ldapfront/control"
+	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
 func change(op uint, attr string, vals ...string) ldap.Change {
@@ -170,20 +170,20 @@ func TestModifyControls(t *testing.T) {
 	// A policy failure, both controls requested, critical: they are
 	// understood, so accepted, and answered as for Password Modify.
 	r.send(envelope(2, replace("abc"),
-		reqControlPacket(control.OIDPasswordPolicy, true), reqControlPacket(control.OIDValidationDetailsRequest, true)))
+		reqControlPacket(pwcontrol.OIDPasswordPolicy, true), reqControlPacket(pwcontrol.OIDValidationDetailsRequest, true)))
 	b := r.read()
 	rs := parseResponse(t, b)
 	if rs.id != 2 || rs.opTag != appModifyResponse || rs.code != bridge.ConstraintViolation || rs.diag != "password is too short" || len(rs.op.Children) != 3 {
 		t.Fatalf("got %+v, want a constraintViolation ModifyResponse\n% x", rs, b)
 	}
-	if v, ok := rs.control(t, control.OIDPasswordPolicy); !ok || !bytes.Equal(v, mustHex(t, "3003810106")) {
+	if v, ok := rs.control(t, pwcontrol.OIDPasswordPolicy); !ok || !bytes.Equal(v, mustHex(t, "3003810106")) {
 		t.Fatalf("ppolicy control % x (present %v)", v, ok)
 	}
-	v, ok := rs.control(t, control.OIDValidationDetailsResponse)
+	v, ok := rs.control(t, pwcontrol.OIDValidationDetailsResponse)
 	if !ok {
 		t.Fatalf("no validation details control in % x", b)
 	}
-	if got, err := control.DecodeValidation(v); err != nil || got.ResponseType != bridge.ValidationPerformed || len(got.Results) != 1 ||
+	if got, err := pwcontrol.DecodeValidation(v); err != nil || got.ResponseType != bridge.ValidationPerformed || len(got.Results) != 1 ||
 		got.Results[0].Requirement.Description != "at least 6 characters" {
 		t.Fatalf("validation details %+v, %v", got, err)
 	}
@@ -192,9 +192,9 @@ func TestModifyControls(t *testing.T) {
 	}
 
 	// Success with the critical ppolicy control: 30 00.
-	r.send(envelope(3, replace(newPass), reqControlPacket(control.OIDPasswordPolicy, true)))
+	r.send(envelope(3, replace(newPass), reqControlPacket(pwcontrol.OIDPasswordPolicy, true)))
 	rs = parseResponse(t, r.read())
-	if v, ok := rs.control(t, control.OIDPasswordPolicy); rs.code != bridge.Success || !ok || !bytes.Equal(v, []byte{0x30, 0}) || len(rs.controls) != 1 {
+	if v, ok := rs.control(t, pwcontrol.OIDPasswordPolicy); rs.code != bridge.Success || !ok || !bytes.Equal(v, []byte{0x30, 0}) || len(rs.controls) != 1 {
 		t.Fatalf("got %+v, ppolicy % x", rs, v)
 	}
 	// Without request controls, no response controls.
@@ -214,12 +214,12 @@ func TestModifyRestricted(t *testing.T) {
 	ts := startServer(t, core, Options{}, Listener{Name: "t"})
 	r := dialRaw(t, ts.addr)
 	r.bind(1, resetDN, userPass)
-	ppolicy := reqControlPacket(control.OIDPasswordPolicy, false)
+	ppolicy := reqControlPacket(pwcontrol.OIDPasswordPolicy, false)
 	restricted := func(id int64, what string, op *ber.Packet) {
 		t.Helper()
 		r.send(envelope(id, op, ppolicy))
 		rs := parseResponse(t, r.read())
-		if v, _ := rs.control(t, control.OIDPasswordPolicy); rs.opTag != appModifyResponse || rs.code != bridge.InsufficientAccessRights ||
+		if v, _ := rs.control(t, pwcontrol.OIDPasswordPolicy); rs.opTag != appModifyResponse || rs.code != bridge.InsufficientAccessRights ||
 			!strings.Contains(rs.diag, "restricted") || !bytes.Equal(v, mustHex(t, "3003810102")) {
 			t.Fatalf("%s while must-change: %+v, ppolicy % x", what, rs, v)
 		}

@@ -10,7 +10,7 @@ import (
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 	"github.com/ldapbridge/ldapbridge/bridge"
-	"github.com/ldapbridge/ldapbridge/ldapfront/control"
+	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
 func dialLDAP(t *testing.T, addr string) *ldap.Conn {
@@ -95,7 +95,7 @@ func TestBind(t *testing.T) {
 func TestBindPasswordPolicyControl(t *testing.T) {
 	core, _ := testCore(t)
 	ts := startServer(t, core, Options{}, Listener{Name: "t"})
-	ppolicy := func() *ber.Packet { return reqControlPacket(control.OIDPasswordPolicy, false) }
+	ppolicy := func() *ber.Packet { return reqControlPacket(pwcontrol.OIDPasswordPolicy, false) }
 
 	cases := []struct {
 		name      string
@@ -122,7 +122,7 @@ func TestBindPasswordPolicyControl(t *testing.T) {
 			if rs.code != tc.wantCode {
 				t.Fatalf("code %v, want %v", rs.code, tc.wantCode)
 			}
-			v, ok := rs.control(t, control.OIDPasswordPolicy)
+			v, ok := rs.control(t, pwcontrol.OIDPasswordPolicy)
 			if tc.wantValue == "" {
 				if len(rs.controls) != 0 {
 					t.Fatalf("unexpected controls in % x", b)
@@ -133,8 +133,8 @@ func TestBindPasswordPolicyControl(t *testing.T) {
 				t.Fatalf("ppolicy control value % x, want %s (message % x)", v, tc.wantValue, b)
 			}
 			// The whole control, byte for byte: OID and value only.
-			want := append(append([]byte{0x30, byte(2 + len(control.OIDPasswordPolicy) + 2 + len(v)), 0x04, byte(len(control.OIDPasswordPolicy))},
-				control.OIDPasswordPolicy...), append([]byte{0x04, byte(len(v))}, v...)...)
+			want := append(append([]byte{0x30, byte(2 + len(pwcontrol.OIDPasswordPolicy) + 2 + len(v)), 0x04, byte(len(pwcontrol.OIDPasswordPolicy))},
+				pwcontrol.OIDPasswordPolicy...), append([]byte{0x04, byte(len(v))}, v...)...)
 			if !bytes.HasSuffix(b, want) {
 				t.Fatalf("control encoding: message % x does not end with % x", b, want)
 			}
@@ -238,20 +238,20 @@ func TestPasswordModifyControls(t *testing.T) {
 
 	value := mustHex(t, seq(hexTLV(0x82, []byte("abc"))))
 	r.send(envelope(2, extOp(oidPasswordModify, value, true),
-		reqControlPacket(control.OIDPasswordPolicy, false), reqControlPacket(control.OIDValidationDetailsRequest, true)))
+		reqControlPacket(pwcontrol.OIDPasswordPolicy, false), reqControlPacket(pwcontrol.OIDValidationDetailsRequest, true)))
 	b := r.read()
 	rs := parseResponse(t, b)
 	if rs.code != bridge.ConstraintViolation || rs.diag != "password is too short" {
 		t.Fatalf("got %+v", rs)
 	}
-	if v, ok := rs.control(t, control.OIDPasswordPolicy); !ok || !bytes.Equal(v, mustHex(t, "3003810106")) {
+	if v, ok := rs.control(t, pwcontrol.OIDPasswordPolicy); !ok || !bytes.Equal(v, mustHex(t, "3003810106")) {
 		t.Fatalf("ppolicy control % x (present %v)", v, ok)
 	}
-	v, ok := rs.control(t, control.OIDValidationDetailsResponse)
+	v, ok := rs.control(t, pwcontrol.OIDValidationDetailsResponse)
 	if !ok {
 		t.Fatalf("no validation details control in % x", b)
 	}
-	got, err := control.DecodeValidation(v)
+	got, err := pwcontrol.DecodeValidation(v)
 	if err != nil || got.ResponseType != bridge.ValidationPerformed || len(got.Results) != 1 ||
 		got.Results[0].Requirement.Description != "at least 6 characters" {
 		t.Fatalf("validation details %+v, %v", got, err)
@@ -263,12 +263,12 @@ func TestPasswordModifyControls(t *testing.T) {
 	// Success with both requested: ppolicy 30 00; no validation details
 	// because the outcome has none.
 	r.send(envelope(3, extOp(oidPasswordModify, nil, false),
-		reqControlPacket(control.OIDPasswordPolicy, false), reqControlPacket(control.OIDValidationDetailsRequest, false)))
+		reqControlPacket(pwcontrol.OIDPasswordPolicy, false), reqControlPacket(pwcontrol.OIDValidationDetailsRequest, false)))
 	rs = parseResponse(t, r.read())
-	if v, ok := rs.control(t, control.OIDPasswordPolicy); rs.code != bridge.Success || !ok || !bytes.Equal(v, []byte{0x30, 0}) {
+	if v, ok := rs.control(t, pwcontrol.OIDPasswordPolicy); rs.code != bridge.Success || !ok || !bytes.Equal(v, []byte{0x30, 0}) {
 		t.Fatalf("got %+v, ppolicy % x", rs, v)
 	}
-	if _, ok := rs.control(t, control.OIDValidationDetailsResponse); ok {
+	if _, ok := rs.control(t, pwcontrol.OIDValidationDetailsResponse); ok {
 		t.Fatal("validation details sent without any")
 	}
 }
@@ -330,7 +330,7 @@ func TestGoldenWire(t *testing.T) {
 
 	t.Run("bind with ppolicy error", func(t *testing.T) {
 		r := dialRaw(t, ts.addr)
-		r.send(envelope(1, bindOp(3, userDN, "tooshort"), reqControlPacket(control.OIDPasswordPolicy, false)))
+		r.send(envelope(1, bindOp(3, userDN, "tooshort"), reqControlPacket(pwcontrol.OIDPasswordPolicy, false)))
 		if got, want := r.read(), readHexFile(t, "bind_ppolicy_error6.hex"); !bytes.Equal(got, want) {
 			t.Fatalf("\n got % x\nwant % x", got, want)
 		}
@@ -403,7 +403,7 @@ func TestRootDSE(t *testing.T) {
 		if got := e.GetAttributeValues("supportedExtension"); !slices.Equal(got, []string{oidPasswordModify, oidWhoAmI}) {
 			t.Fatalf("supportedExtension %v on a plain listener", got)
 		}
-		if got := e.GetAttributeValues("supportedControl"); !slices.Equal(got, []string{control.OIDPasswordPolicy, control.OIDValidationDetailsRequest}) {
+		if got := e.GetAttributeValues("supportedControl"); !slices.Equal(got, []string{pwcontrol.OIDPasswordPolicy, pwcontrol.OIDValidationDetailsRequest}) {
 			t.Fatalf("supportedControl %v", got)
 		}
 		if e.GetAttributeValue("supportedLDAPVersion") != "3" || e.GetAttributeValue("vendorName") != "ldapbridge" ||
@@ -551,19 +551,19 @@ func TestMustChange(t *testing.T) {
 	core, _ := testCore(t)
 	ts := startServer(t, core, Options{}, Listener{Name: "t"})
 	r := dialRaw(t, ts.addr)
-	r.send(envelope(1, bindOp(3, resetDN, userPass), reqControlPacket(control.OIDPasswordPolicy, false)))
+	r.send(envelope(1, bindOp(3, resetDN, userPass), reqControlPacket(pwcontrol.OIDPasswordPolicy, false)))
 	rs := parseResponse(t, r.read())
-	if v, _ := rs.control(t, control.OIDPasswordPolicy); rs.code != bridge.Success || !bytes.Equal(v, mustHex(t, "3003810102")) {
+	if v, _ := rs.control(t, pwcontrol.OIDPasswordPolicy); rs.code != bridge.Success || !bytes.Equal(v, mustHex(t, "3003810102")) {
 		t.Fatalf("bind: %+v, ppolicy % x", rs, v)
 	}
 	compare := func(id int64) []byte {
 		op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, 14, nil, "compare")
 		op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, userDN, ""))
-		return envelope(id, op, reqControlPacket(control.OIDPasswordPolicy, false))
+		return envelope(id, op, reqControlPacket(pwcontrol.OIDPasswordPolicy, false))
 	}
 	r.send(compare(2))
 	rs = parseResponse(t, r.read())
-	if v, _ := rs.control(t, control.OIDPasswordPolicy); rs.code != bridge.InsufficientAccessRights || !strings.Contains(rs.diag, "restricted") ||
+	if v, _ := rs.control(t, pwcontrol.OIDPasswordPolicy); rs.code != bridge.InsufficientAccessRights || !strings.Contains(rs.diag, "restricted") ||
 		!bytes.Equal(v, mustHex(t, "3003810102")) {
 		t.Fatalf("compare while must-change: %+v, ppolicy % x", rs, v)
 	}

@@ -5,7 +5,7 @@ import (
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/ldapbridge/ldapbridge/bridge"
-	"github.com/ldapbridge/ldapbridge/ldapfront/control"
+	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
 // opError is a failure of one operation that is answered with a result
@@ -30,9 +30,9 @@ func interpretControls(cs []reqControl) controls {
 	var out controls
 	for _, c := range cs {
 		switch c.oid {
-		case control.OIDPasswordPolicy:
+		case pwcontrol.OIDPasswordPolicy:
 			out.core.PasswordPolicy = true
-		case control.OIDValidationDetailsRequest:
+		case pwcontrol.OIDValidationDetailsRequest:
 			out.core.ValidationDetails = true
 		default:
 			if c.critical && out.unsupported == "" {

@@ -6,7 +6,7 @@ import (
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/ldapbridge/ldapbridge/bridge"
-	"github.com/ldapbridge/ldapbridge/ldapfront/control"
+	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
 // The subschema subentry's DN, as the rootDSE names it.
@@ -31,7 +31,7 @@ func rootDSE(opts *Options, offersStartTLS bool) []attribute {
 		{name: "objectClass", values: []string{"top"}},
 		{name: "namingContexts", values: opts.NamingContexts, operational: true},
 		{name: "subschemaSubentry", values: []string{subschemaDN}, operational: true},
-		{name: "supportedControl", values: []string{control.OIDPasswordPolicy, control.OIDValidationDetailsRequest}, operational: true},
+		{name: "supportedControl", values: []string{pwcontrol.OIDPasswordPolicy, pwcontrol.OIDValidationDetailsRequest}, operational: true},
 		{name: "supportedExtension", values: ext, operational: true},
 		{name: "supportedFeatures", values: []string{featureAllOpAttrs, featureTrueFalseFil}, operational: true},
 		{name: "supportedLDAPVersion", values: []string{"3"}, operational: true},

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
-	"github.com/ldapbridge/ldapbridge/ldapfront/control"
+	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
 // dialFrom connects to addr from a given loopback address: on Linux all
@@ -157,10 +157,10 @@ func TestFailedBindsPerDN(t *testing.T) {
 	// The ppolicy control, when asked for, says nothing (the account is
 	// not locked at the backend).
 	r := dialRaw(t, ts.addr)
-	r.send(envelope(1, bindOp(3, userDN, userPass), reqControlPacket(control.OIDPasswordPolicy, false)))
+	r.send(envelope(1, bindOp(3, userDN, userPass), reqControlPacket(pwcontrol.OIDPasswordPolicy, false)))
 	if rs := parseResponse(t, r.read()); rs.code != bridge.Busy {
 		t.Fatalf("bind with ppolicy: %+v", rs)
-	} else if v, ok := rs.control(t, control.OIDPasswordPolicy); !ok || len(v) != 2 {
+	} else if v, ok := rs.control(t, pwcontrol.OIDPasswordPolicy); !ok || len(v) != 2 {
 		t.Fatalf("ppolicy control % x (present %v)", v, ok)
 	}
 	if sc.bindCount() != binds {

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/ldapbridge/ldapbridge/bridge/metrics"
+	"github.com/ldapbridge/ldapbridge/metrics"
 	"github.com/ldapbridge/ldapbridge/config"
 )
 

@@ -6,8 +6,8 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
-	"github.com/ldapbridge/ldapbridge/bridge/audit"
-	"github.com/ldapbridge/ldapbridge/bridge/metrics"
+	"github.com/ldapbridge/ldapbridge/audit"
+	"github.com/ldapbridge/ldapbridge/metrics"
 	"github.com/ldapbridge/ldapbridge/ldapfront"
 )
 

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
-	"github.com/ldapbridge/ldapbridge/restback/dirctl"
+	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
 // ChangePassword is one POST /directory/v1/{dn}/changePassword as the
@@ -125,7 +125,7 @@ func (c *Client) changeOutcome(ctx context.Context, ex exchange, newGiven bool) 
 // into one buffer sized so that it never grows (no stray copies of the
 // passwords are left behind for the garbage collector).
 func changeBody(oldPassword, newPassword bridge.Secret) ([]byte, error) {
-	ctl, err := json.Marshal([]dirctl.Control{dirctl.ValidationRequestControl()})
+	ctl, err := json.Marshal([]pwcontrol.Control{pwcontrol.ValidationRequestControl()})
 	if err != nil {
 		return nil, fmt.Errorf("encode changePassword controls: %w", err)
 	}

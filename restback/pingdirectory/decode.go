@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
-	"github.com/ldapbridge/ldapbridge/restback/dirctl"
+	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
 // OIDs of the response controls the bridge reads from "_controls".
@@ -38,7 +38,7 @@ type apiResult struct {
 	diagnostic string
 	matchedDN  string
 	generated  *string
-	controls   []dirctl.Control
+	controls   []pwcontrol.Control
 }
 
 var errNotObject = errors.New("answer is not a JSON object")
@@ -73,7 +73,7 @@ func decodeResult(body []byte) (apiResult, error) {
 	var controls []json.RawMessage
 	if raw, ok := fields["_controls"]; ok && json.Unmarshal(raw, &controls) == nil {
 		for _, rc := range controls {
-			var c dirctl.Control
+			var c pwcontrol.Control
 			if json.Unmarshal(rc, &c) == nil && c.OID != "" {
 				res.controls = append(res.controls, c)
 			}
@@ -229,7 +229,7 @@ func hasFailedRequirement(v *bridge.ValidationDetails) bool {
 
 // responseControls reads the validation details and ppolicy controls;
 // one that does not decode is logged by the caller and ignored.
-func responseControls(controls []dirctl.Control) (v *bridge.ValidationDetails, p *bridge.Policy, errs []error) {
+func responseControls(controls []pwcontrol.Control) (v *bridge.ValidationDetails, p *bridge.Policy, errs []error) {
 	for _, c := range controls {
 		switch c.OID {
 		case oidValidationResponse:

@@ -9,7 +9,7 @@ import (
 	"mime"
 	"strings"
 
-	"github.com/ldapbridge/ldapbridge/restback/dirctl"
+	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
 // maxBody bounds a request body; a password change is a few hundred bytes.
@@ -18,9 +18,9 @@ const maxBody = 64 << 10
 // changeRequest is a decoded changePassword body. A field that is absent
 // (or null) is nil; an empty string is present and empty.
 type changeRequest struct {
-	OldPassword *string          `json:"oldPassword"`
-	NewPassword *string          `json:"newPassword"`
-	Controls    []dirctl.Control `json:"_controls"`
+	OldPassword *string             `json:"oldPassword"`
+	NewPassword *string             `json:"newPassword"`
+	Controls    []pwcontrol.Control `json:"_controls"`
 }
 
 var errUnsupportedMedia = errors.New("the request body must be application/json")

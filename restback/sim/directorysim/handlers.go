@@ -11,7 +11,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/ldapbridge/ldapbridge/bridge"
-	"github.com/ldapbridge/ldapbridge/restback/dirctl"
+	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
 // LDAP result codes the simulator answers with.
@@ -58,12 +58,12 @@ func httpStatus(code int) int {
 
 // ldapResult is the body of a changePassword answer and of every failure.
 type ldapResult struct {
-	Links             map[string]any   `json:"_links,omitempty"`
-	ResultCode        resultCode       `json:"resultCode"`
-	MatchedDN         string           `json:"matchedDN,omitempty"`
-	DiagnosticMessage string           `json:"diagnosticMessage,omitempty"`
-	GeneratedPassword string           `json:"generatedPassword,omitempty"`
-	Controls          []dirctl.Control `json:"_controls,omitempty"`
+	Links             map[string]any      `json:"_links,omitempty"`
+	ResultCode        resultCode          `json:"resultCode"`
+	MatchedDN         string              `json:"matchedDN,omitempty"`
+	DiagnosticMessage string              `json:"diagnosticMessage,omitempty"`
+	GeneratedPassword string              `json:"generatedPassword,omitempty"`
+	Controls          []pwcontrol.Control `json:"_controls,omitempty"`
 }
 
 type resultCode struct {
@@ -200,10 +200,10 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, se
 			if vd == nil {
 				vd = &bridge.ValidationDetails{ResponseType: bridge.NoValidationAttempted}
 			}
-			res.Controls = append(res.Controls, dirctl.ValidationControl(vd))
+			res.Controls = append(res.Controls, pwcontrol.ValidationControl(vd))
 		}
 		if wantPolicy && pe != bridge.PolicyErrorNone {
-			res.Controls = append(res.Controls, dirctl.PolicyControl(bridge.Policy{Error: pe}))
+			res.Controls = append(res.Controls, pwcontrol.PolicyControl(bridge.Policy{Error: pe}))
 		}
 		return ldapFailure(res)
 	}
@@ -301,7 +301,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, se
 		res.GeneratedPassword = string(newPassword)
 	}
 	if wantDetails {
-		res.Controls = []dirctl.Control{dirctl.ValidationControl(details)}
+		res.Controls = []pwcontrol.Control{pwcontrol.ValidationControl(details)}
 	}
 	return response{status: http.StatusOK, contentType: halJSON, body: res}
 }

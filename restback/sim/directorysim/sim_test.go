@@ -15,7 +15,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/ldapbridge/ldapbridge/bridge"
-	"github.com/ldapbridge/ldapbridge/restback/dirctl"
+	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
 const (
@@ -97,7 +97,7 @@ func (a answer) validation(t *testing.T) *bridge.ValidationDetails {
 	ctls, _ := a.body["_controls"].([]any)
 	for _, c := range ctls {
 		b, _ := json.Marshal(c)
-		var ctl dirctl.Control
+		var ctl pwcontrol.Control
 		if err := json.Unmarshal(b, &ctl); err != nil {
 			t.Fatal(err)
 		}
@@ -890,7 +890,7 @@ func policyControl(t *testing.T, a answer) bridge.PolicyError {
 	ctls, _ := a.body["_controls"].([]any)
 	for _, c := range ctls {
 		b, _ := json.Marshal(c)
-		var ctl dirctl.Control
+		var ctl pwcontrol.Control
 		if err := json.Unmarshal(b, &ctl); err != nil {
 			t.Fatal(err)
 		}

@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
-	"github.com/ldapbridge/ldapbridge/bridge/audit"
+	"github.com/ldapbridge/ldapbridge/audit"
 )
 
 const namespace = "ldapbridge"

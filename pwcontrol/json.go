@@ -1,14 +1,14 @@
-// Package dirctl converts the password policy and Password Validation
-// Details response controls to and from the JSON form the PingDirectory
-// Directory REST API uses in "_controls" (the UnboundID LDAP SDK's
-// toJSONControl form).
+// The JSON form: the functions here convert the two response controls to
+// and from the form the PingDirectory Directory REST API uses in
+// "_controls" (the UnboundID LDAP SDK's toJSONControl form).
 //
 // Encoding writes the keys in the SDK's order. Decoding accepts keys in any
 // order and ignores keys it does not know, as the SDK's lenient mode does:
 // the JSON comes from a server that may add fields in a later release, and
 // the bridge must keep working across that upgrade. Everything it does know
 // is checked strictly: types, required fields, enumerated names, ranges.
-package dirctl
+
+package pwcontrol
 
 import (
 	"bytes"
@@ -18,7 +18,6 @@ import (
 	"fmt"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
-	"github.com/ldapbridge/ldapbridge/ldapfront/control"
 )
 
 // Control is a control object as the Directory REST API writes it in "_controls".
@@ -53,7 +52,7 @@ func invalid(op, format string, args ...any) error {
 // toJSONControl writes it.
 func ValidationControl(v *bridge.ValidationDetails) Control {
 	return Control{
-		OID:         control.OIDValidationDetailsResponse,
+		OID:         OIDValidationDetailsResponse,
 		ControlName: NameValidationResponse,
 		ValueJSON:   ValidationToJSON(v),
 	}
@@ -62,7 +61,7 @@ func ValidationControl(v *bridge.ValidationDetails) Control {
 // PolicyControl is the full password policy response control object.
 func PolicyControl(p bridge.Policy) Control {
 	return Control{
-		OID:         control.OIDPasswordPolicy,
+		OID:         OIDPasswordPolicy,
 		ControlName: NamePolicyResponse,
 		ValueJSON:   PolicyToJSON(p),
 	}
@@ -71,15 +70,15 @@ func PolicyControl(p bridge.Policy) Control {
 // ValidationRequestControl is the Password Validation Details request
 // control (no value), as in the Directory REST API's documentation.
 func ValidationRequestControl() Control {
-	return Control{OID: control.OIDValidationDetailsRequest, ControlName: NameValidationRequest}
+	return Control{OID: OIDValidationDetailsRequest, ControlName: NameValidationRequest}
 }
 
 // Validation decodes a Password Validation Details response control from
 // its value-json or its value-base64 (exactly one must be present).
 func (c Control) Validation() (*bridge.ValidationDetails, error) {
 	const op = "decode password validation details control"
-	if c.OID != control.OIDValidationDetailsResponse {
-		return nil, invalid(op, "OID %.64q is not %s", c.OID, control.OIDValidationDetailsResponse)
+	if c.OID != OIDValidationDetailsResponse {
+		return nil, invalid(op, "OID %.64q is not %s", c.OID, OIDValidationDetailsResponse)
 	}
 	raw, hasJSON, err := c.value(op)
 	if err != nil {
@@ -88,7 +87,7 @@ func (c Control) Validation() (*bridge.ValidationDetails, error) {
 	if hasJSON {
 		return ValidationFromJSON(c.ValueJSON)
 	}
-	v, err := control.DecodeValidation(raw)
+	v, err := DecodeValidation(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: value-base64: %w", op, err)
 	}
@@ -99,8 +98,8 @@ func (c Control) Validation() (*bridge.ValidationDetails, error) {
 // its value-base64 (exactly one must be present).
 func (c Control) Policy() (bridge.Policy, error) {
 	const op = "decode password policy control"
-	if c.OID != control.OIDPasswordPolicy {
-		return bridge.NoPolicy(), invalid(op, "OID %.64q is not %s", c.OID, control.OIDPasswordPolicy)
+	if c.OID != OIDPasswordPolicy {
+		return bridge.NoPolicy(), invalid(op, "OID %.64q is not %s", c.OID, OIDPasswordPolicy)
 	}
 	raw, hasJSON, err := c.value(op)
 	if err != nil {
@@ -109,7 +108,7 @@ func (c Control) Policy() (bridge.Policy, error) {
 	if hasJSON {
 		return PolicyFromJSON(c.ValueJSON)
 	}
-	p, err := control.DecodePolicy(raw)
+	p, err := DecodePolicy(raw)
 	if err != nil {
 		return bridge.NoPolicy(), fmt.Errorf("%s: value-base64: %w", op, err)
 	}
@@ -142,7 +141,7 @@ func marshal(v any) json.RawMessage {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		panic(fmt.Sprintf("dirctl: marshal %T: %v", v, err)) // unreachable: no maps, channels or funcs
+		panic(fmt.Sprintf("pwcontrol: marshal %T: %v", v, err)) // unreachable: no maps, channels or funcs
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
@@ -173,14 +172,14 @@ func field(m map[string]json.RawMessage, key string, dst any, op, what string) (
 	return true, nil
 }
 
-// count decodes an integer field in [0, control.MaxCount].
+// count decodes an integer field in [0, MaxCount].
 func count(m map[string]json.RawMessage, key, op, what string) (int64, bool, error) {
 	var n int64
 	ok, err := field(m, key, &n, op, what)
 	if err != nil || !ok {
 		return 0, ok, err
 	}
-	if n < 0 || n > control.MaxCount {
+	if n < 0 || n > MaxCount {
 		return 0, false, invalid(op, "%s.%s: %d is out of range", what, key, n)
 	}
 	return n, true, nil

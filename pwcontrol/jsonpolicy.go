@@ -1,10 +1,9 @@
-package dirctl
+package pwcontrol
 
 import (
 	"encoding/json"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
-	"github.com/ldapbridge/ldapbridge/ldapfront/control"
 )
 
 // errorTypes are the SDK's JSON names of the ppolicy errors, by wire number.
@@ -26,7 +25,7 @@ type warningJSON struct {
 
 // PolicyToJSON writes the value-json object of a password policy response
 // control. As in the BER form, an unknown warning kind or error is left out
-// and the warning value is clamped to [0, control.MaxCount].
+// and the warning value is clamped to [0, MaxCount].
 func PolicyToJSON(p bridge.Policy) json.RawMessage {
 	var out policyJSON
 	switch p.Warning {
@@ -96,4 +95,4 @@ func PolicyFromJSON(valueJSON json.RawMessage) (bridge.Policy, error) {
 	return p, nil
 }
 
-func clamp(v int64) int64 { return min(max(v, 0), control.MaxCount) }
+func clamp(v int64) int64 { return min(max(v, 0), MaxCount) }

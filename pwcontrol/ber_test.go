@@ -1,72 +1,15 @@
-package control
+package pwcontrol
 
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
 )
-
-// vectorsPath is the golden file's copy kept in the repository (CI may not
-// have /work/shared).
-const vectorsPath = "../../restback/dirctl/testdata/controls.json"
-
-type berVectors struct {
-	ValidationDetails []struct {
-		Name     string `json:"name"`
-		ValueHex string `json:"value_hex"`
-	} `json:"validation_details"`
-	Ppolicy []struct {
-		Name  string `json:"name"`
-		Input struct {
-			WarningType  *string `json:"warning_type"`
-			WarningValue *int64  `json:"warning_value"`
-			ErrorCode    *int    `json:"error_code"`
-		} `json:"input"`
-		ValueHex             string `json:"value_hex"`
-		ExperimentalValueHex string `json:"experimental_draft_behera_class_value_hex"`
-	} `json:"ppolicy"`
-	DecodeCheck struct {
-		InputHex     string `json:"input_hex"`
-		ReencodedHex string `json:"reencoded_hex"`
-	} `json:"decode_check"`
-	Variants []struct {
-		Label    string `json:"label"`
-		InputHex string `json:"input_hex"`
-	} `json:"decode_check_javadoc_tag_variants"`
-}
-
-func loadVectors(tb testing.TB) berVectors {
-	tb.Helper()
-	data, err := os.ReadFile(vectorsPath)
-	if err != nil {
-		tb.Fatalf("read vectors: %v", err)
-	}
-	var v berVectors
-	if err := json.Unmarshal(data, &v); err != nil {
-		tb.Fatalf("parse vectors: %v", err)
-	}
-	if len(v.ValidationDetails) != 18 || len(v.Ppolicy) != 16 || len(v.Variants) != 3 {
-		tb.Fatalf("vectors: %d validation, %d ppolicy, %d variants; want 18, 16, 3",
-			len(v.ValidationDetails), len(v.Ppolicy), len(v.Variants))
-	}
-	return v
-}
-
-func unhex(tb testing.TB, s string) []byte {
-	tb.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		tb.Fatalf("bad hex %q: %v", s, err)
-	}
-	return b
-}
 
 func ptr[T any](v T) *T { return &v }
 

@@ -1,15 +1,18 @@
-// Package control encodes and decodes the BER values of the two response
-// controls the bridge sends: the draft-behera password policy control and
-// Ping's Password Validation Details control. Only the control value is
-// handled here, without the OCTET STRING that wraps it inside an LDAP
-// Control.
+// Package pwcontrol is the one codec of the two password controls the
+// bridge speaks: the draft-behera password policy control and Ping's
+// Password Validation Details control. It holds their OIDs, their BER
+// values (for the LDAP wire), and their JSON form (for the Directory REST
+// API's "_controls"), golden-tested against the reference vectors in
+// testdata. Both ldapfront and restback import it; it imports neither.
 //
-// The encoders write exactly the bytes of the reference implementation (the
-// UnboundID LDAP SDK 7.0.6): definite minimal lengths, minimal INTEGERs,
-// BOOLEAN TRUE as 0xFF, DEFAULT FALSE booleans left out, properties in the
-// order given. The decoders accept exactly those encodings and nothing else,
-// so anything they accept re-encodes to the same bytes.
-package control
+// BER: only the control value is handled, without the OCTET STRING that
+// wraps it inside an LDAP Control. The encoders write exactly the bytes of
+// the reference implementation (the UnboundID LDAP SDK 7.0.6): definite
+// minimal lengths, minimal INTEGERs, BOOLEAN TRUE as 0xFF, DEFAULT FALSE
+// booleans left out, properties in the order given. The decoders accept
+// exactly those encodings and nothing else, so anything they accept
+// re-encodes to the same bytes.
+package pwcontrol
 
 import (
 	"errors"

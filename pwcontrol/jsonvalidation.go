@@ -1,4 +1,4 @@
-package dirctl
+package pwcontrol
 
 import (
 	"encoding/json"
@@ -42,7 +42,7 @@ type propertyJSON struct {
 // Details response control, with the same normalisation as the BER
 // encoder: nil or an unknown response type is no-validation-attempted,
 // validation-details appear for validation-performed only, properties only
-// with a validation type, seconds clamped to [0, control.MaxCount].
+// with a validation type, seconds clamped to [0, MaxCount].
 func ValidationToJSON(v *bridge.ValidationDetails) json.RawMessage {
 	var out validationJSON
 	rt := bridge.NoValidationAttempted

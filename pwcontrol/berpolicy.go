@@ -1,4 +1,4 @@
-package control
+package pwcontrol
 
 import "github.com/ldapbridge/ldapbridge/bridge"
 

@@ -1,4 +1,4 @@
-package dirctl
+package pwcontrol
 
 import (
 	"encoding/json"
@@ -8,10 +8,7 @@ import (
 	"testing"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
-	"github.com/ldapbridge/ldapbridge/ldapfront/control"
 )
-
-func ptr[T any](v T) *T { return &v }
 
 // Decoding takes keys in any order and ignores the ones it does not know.
 func TestValidationFromJSONLenient(t *testing.T) {
@@ -78,7 +75,7 @@ func TestValidationFromJSONOptionalForms(t *testing.T) {
 			&bridge.ValidationDetails{Results: []bridge.ValidationResult{{Requirement: bridge.Requirement{Description: "d", ValidationType: "t"}, Satisfied: true}}}},
 		{"seconds at maxInt",
 			`{"response-type":"no-validation-attempted","missing-current-password":false,"must-change-password":false,"seconds-until-expiration":2147483647}`,
-			&bridge.ValidationDetails{ResponseType: bridge.NoValidationAttempted, SecondsUntilExpiration: ptr(int64(control.MaxCount))}},
+			&bridge.ValidationDetails{ResponseType: bridge.NoValidationAttempted, SecondsUntilExpiration: ptr(int64(MaxCount))}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -212,16 +209,16 @@ func TestControlDecodeErrors(t *testing.T) {
 		why  error
 		msg  string
 	}{
-		{"wrong OID", Control{OID: control.OIDPasswordPolicy, ValueJSON: vjson}, false, ErrInvalid, "is not"},
-		{"request OID", Control{OID: control.OIDValidationDetailsRequest, ValueJSON: vjson}, false, ErrInvalid, "is not"},
-		{"policy wrong OID", Control{OID: control.OIDValidationDetailsResponse, ValueJSON: json.RawMessage(`{}`)}, true, ErrInvalid, "is not"},
-		{"no value", Control{OID: control.OIDValidationDetailsResponse}, false, ErrInvalid, "no value"},
-		{"null value-json", Control{OID: control.OIDPasswordPolicy, ValueJSON: json.RawMessage(`null`)}, true, ErrInvalid, "no value"},
-		{"both values", Control{OID: control.OIDValidationDetailsResponse, ValueJSON: vjson, ValueBase64: "MAKBAA=="}, false, ErrInvalid, "both"},
-		{"bad base64", Control{OID: control.OIDValidationDetailsResponse, ValueBase64: "MAKBAA"}, false, ErrInvalid, "value-base64"},
-		{"base64 with stray bits", Control{OID: control.OIDPasswordPolicy, ValueBase64: "MAB="}, true, ErrInvalid, "value-base64"},
-		{"bad BER in base64", Control{OID: control.OIDValidationDetailsResponse, ValueBase64: "MAKEAA=="}, false, control.ErrMalformed, "unknown response type"},
-		{"bad policy BER in base64", Control{OID: control.OIDPasswordPolicy, ValueBase64: "MAOBAQk="}, true, control.ErrMalformed, "0..8"},
+		{"wrong OID", Control{OID: OIDPasswordPolicy, ValueJSON: vjson}, false, ErrInvalid, "is not"},
+		{"request OID", Control{OID: OIDValidationDetailsRequest, ValueJSON: vjson}, false, ErrInvalid, "is not"},
+		{"policy wrong OID", Control{OID: OIDValidationDetailsResponse, ValueJSON: json.RawMessage(`{}`)}, true, ErrInvalid, "is not"},
+		{"no value", Control{OID: OIDValidationDetailsResponse}, false, ErrInvalid, "no value"},
+		{"null value-json", Control{OID: OIDPasswordPolicy, ValueJSON: json.RawMessage(`null`)}, true, ErrInvalid, "no value"},
+		{"both values", Control{OID: OIDValidationDetailsResponse, ValueJSON: vjson, ValueBase64: "MAKBAA=="}, false, ErrInvalid, "both"},
+		{"bad base64", Control{OID: OIDValidationDetailsResponse, ValueBase64: "MAKBAA"}, false, ErrInvalid, "value-base64"},
+		{"base64 with stray bits", Control{OID: OIDPasswordPolicy, ValueBase64: "MAB="}, true, ErrInvalid, "value-base64"},
+		{"bad BER in base64", Control{OID: OIDValidationDetailsResponse, ValueBase64: "MAKEAA=="}, false, ErrMalformed, "unknown response type"},
+		{"bad policy BER in base64", Control{OID: OIDPasswordPolicy, ValueBase64: "MAOBAQk="}, true, ErrMalformed, "0..8"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -295,7 +292,7 @@ func TestJSONAndBERAgreeOnNormalisation(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%d: own JSON does not decode: %v", i, err)
 		}
-		fromBER, err := control.DecodeValidation(control.AppendValidation(nil, v))
+		fromBER, err := DecodeValidation(AppendValidation(nil, v))
 		if err != nil {
 			t.Fatalf("%d: own BER does not decode: %v", i, err)
 		}

@@ -1,11 +1,9 @@
-package dirctl
+package pwcontrol
 
 import (
 	"encoding/json"
 	"reflect"
 	"testing"
-
-	"github.com/ldapbridge/ldapbridge/ldapfront/control"
 )
 
 // Whatever value-json decodes must survive a trip through our JSON and
@@ -36,7 +34,7 @@ func FuzzValidationFromJSON(f *testing.F) {
 		if err != nil || !reflect.DeepEqual(w, v) {
 			t.Fatalf("%s decoded to %+v; our JSON %s decodes to %+v, %v", in, v, out, w, err)
 		}
-		b, err := control.DecodeValidation(control.AppendValidation(nil, v))
+		b, err := DecodeValidation(AppendValidation(nil, v))
 		if err != nil || !reflect.DeepEqual(b, v) {
 			t.Fatalf("%s decoded to %+v; its BER decodes to %+v, %v", in, v, b, err)
 		}
@@ -67,7 +65,7 @@ func FuzzPolicyFromJSON(f *testing.F) {
 		if err != nil || q != p {
 			t.Fatalf("%s decoded to %+v; our JSON %s decodes to %+v, %v", in, p, out, q, err)
 		}
-		r, err := control.DecodePolicy(control.AppendPolicy(nil, p))
+		r, err := DecodePolicy(AppendPolicy(nil, p))
 		if err != nil || r != p {
 			t.Fatalf("%s decoded to %+v; its BER decodes to %+v, %v", in, p, r, err)
 		}
