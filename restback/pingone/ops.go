@@ -65,28 +65,29 @@ func expiryWarning(st *passwordState, h http.Header, now time.Time) (int64, bool
 	return max(secs, 0), true
 }
 
-// Bind checks the DN's password with PingOne (password.check).
+// Bind checks the DN's password with PingOne (password.check), as the
+// Password Check page documents it: 200 with the password state when the
+// password matched (status OK, MUST_CHANGE_PASSWORD or PASSWORD_EXPIRED),
+// 400 otherwise (a wrong password, NO_PASSWORD, PASSWORD_LOCKED_OUT).
 func (c *Client) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcome {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	if req.Password.IsZero() || !textPassword(req.Password.Bytes()) {
 		// PingOne passwords are text; nothing else can match.
-		return c.done("bind", req.DN, (&opError{f: fWrongPassword}).outcome(opBind))
+		return c.failBind(req.DN, &opError{f: fWrongPassword, detail: "the password is not UTF-8 text"})
 	}
 	body := newBody().secret("password", req.Password.Bytes()).bytes()
 	defer clear(body)
 	resp, oe := c.userCall(ctx, req.DN, checkCall, http.MethodPost, mediaCheck, body)
 	if oe != nil {
-		return c.done("bind", req.DN, oe.outcome(opBind))
+		return c.failBind(req.DN, oe)
 	}
 	if resp.status != http.StatusOK {
-		out := classify(resp.status, resp.body, resp.requestID).outcome(opBind)
-		out.Diagnostic = scrub(out.Diagnostic, req.Password)
-		return c.done("bind", req.DN, out)
+		return c.failBind(req.DN, classify(resp.status, resp.body, resp.requestID), req.Password)
 	}
 	st, err := decodeState(resp.body)
 	if err != nil {
-		return c.done("bind", req.DN, (&opError{f: fProtocol, detail: err.Error(), requestID: resp.requestID}).outcome(opBind))
+		return c.failBind(req.DN, &opError{f: fProtocol, detail: err.Error(), requestID: resp.requestID})
 	}
 	var out bridge.Outcome
 	switch st.Status {
@@ -98,25 +99,34 @@ func (c *Client) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcom
 			out.Policy = bridge.PolicyErr(bridge.ChangeAfterReset)
 		}
 	case statusExpired:
-		out = (&opError{f: fExpired}).outcome(opBind)
+		return c.failBind(req.DN, &opError{f: fExpired, requestID: resp.requestID})
 	case statusLockedOut:
-		out = (&opError{f: fLocked}).outcome(opBind)
+		// Documented as a 400, but a 200 saying so is as clear.
+		return c.failBind(req.DN, &opError{f: fLocked, detail: "password status " + st.Status, requestID: resp.requestID})
 	case statusNoPassword, statusExternal:
-		out = (&opError{f: fNoPassword, detail: "password status " + st.Status}).outcome(opBind)
+		return c.failBind(req.DN, &opError{f: fNoPassword, detail: "password status " + st.Status, requestID: resp.requestID})
 	default:
-		out = (&opError{f: fProtocol, detail: "unknown password status " + sanitize(st.Status, 64)}).outcome(opBind)
+		return c.failBind(req.DN, &opError{f: fProtocol, detail: "unknown password status " + sanitize(st.Status, 64), requestID: resp.requestID})
 	}
-	if out.OK() {
-		if secs, ok := expiryWarning(st, resp.header, c.now()); ok {
-			if out.Policy == nil {
-				p := bridge.NoPolicy()
-				out.Policy = &p
-			}
-			out.Policy.Warning, out.Policy.WarningValue = bridge.TimeBeforeExpiration, secs
+	if secs, ok := expiryWarning(st, resp.header, c.now()); ok {
+		if out.Policy == nil {
+			p := bridge.NoPolicy()
+			out.Policy = &p
 		}
+		out.Policy.Warning, out.Policy.WarningValue = bridge.TimeBeforeExpiration, secs
 	}
 	out.RequestID = resp.requestID
 	return c.done("bind", req.DN, out)
+}
+
+// failBind is a failed bind's outcome. Its reason is logged in full; the
+// client sees what the mapping table lets it see (a quiet row: nothing
+// beyond invalidCredentials). secrets are scrubbed from both.
+func (c *Client) failBind(dn string, oe *opError, secrets ...bridge.Secret) bridge.Outcome {
+	out := oe.outcome(opBind)
+	out.Diagnostic = scrub(out.Diagnostic, secrets...)
+	c.log.Debug("pingone: bind refused", "dn", dn, "reason", scrub(oe.Error(), secrets...))
+	return c.done("bind", dn, out)
 }
 
 // ChangePassword performs a self change (password.reset) or an
