@@ -20,6 +20,7 @@ const (
 	fLocked                        // PASSWORD_LOCKED_OUT, or no failures remaining
 	fExpired                       // check: status PASSWORD_EXPIRED
 	fNoPassword                    // REQUEST_FAILED, NO_PASSWORD, EXTERNAL: PingOne holds no password
+	fCheckRefused                  // any other 400 of password.check with PingOne's error body
 	fNoOldPassword                 // self change without a current password
 	fRejected                      // any other 400
 	fCredentials                   // the worker token was refused (401 after a refresh, bad secret)
@@ -77,6 +78,7 @@ var rules = [numFailures]rule{
 	fLocked:         {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.AccountLocked, false, true, "the account is locked after too many failed attempts"},
 	fExpired:        {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.PasswordExpired, false, false, "the password has expired"},
 	fNoPassword:     {bridge.InvalidCredentials, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, true, "PingOne holds no password for this user"},
+	fCheckRefused:   {bridge.InvalidCredentials, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, true, "PingOne refused the password check"},
 	fNoOldPassword:  {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.MustSupplyOldPassword, false, false, "must supply old password to change it"},
 	fRejected:       {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, false, "PingOne refused the request"},
 	fCredentials:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, false, false, "PingOne refused the bridge's worker application credentials"},
@@ -111,6 +113,8 @@ type opError struct {
 	notSent bool
 	// unmet lists PingOne's unsatisfiedRequirements for policy failures.
 	unmet []string
+	// apiCode is the top-level code of PingOne's error body, if any.
+	apiCode string
 	err   error
 }
 

@@ -83,7 +83,17 @@ func (c *Client) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcom
 		return c.failBind(req.DN, oe)
 	}
 	if resp.status != http.StatusOK {
-		return c.failBind(req.DN, classify(resp.status, resp.body, resp.requestID), req.Password)
+		oe := classify(resp.status, resp.body, resp.requestID)
+		if oe.f == fRejected && resp.status == http.StatusBadRequest && !strings.EqualFold(oe.apiCode, "INVALID_REQUEST") {
+			// The Password Check page documents a 400 for a password
+			// that does not match and for the statuses NO_PASSWORD and
+			// PASSWORD_LOCKED_OUT, without showing their bodies: any
+			// other well-formed refusal of the check is one of them, and
+			// answers as a wrong password does. (INVALID_REQUEST is a
+			// request PingOne could not read: the bridge's fault.)
+			oe.f = fCheckRefused
+		}
+		return c.failBind(req.DN, oe, req.Password)
 	}
 	st, err := decodeState(resp.body)
 	if err != nil {
