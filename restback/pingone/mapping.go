@@ -115,7 +115,7 @@ type opError struct {
 	unmet []string
 	// apiCode is the top-level code of PingOne's error body, if any.
 	apiCode string
-	err   error
+	err     error
 }
 
 func (e *opError) Error() string {
