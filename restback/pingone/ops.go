@@ -269,6 +269,16 @@ func (c *Client) changeResult(ctx context.Context, ch *change, resp *response, o
 		return (&opError{f: fOutcomeUnknown, detail: "a 2xx answer that is not PingOne's JSON", requestID: resp.requestID}).outcome(opChange)
 	}
 	if resp.status/100 == 2 {
+		// The answer is the password state (the Update Password pages'
+		// 200 bodies): its status says whether the user must change the
+		// password now (MUST_CHANGE_PASSWORD after a set with
+		// forceChange), whatever the route asked for. Only when the state
+		// cannot be read does the route's configuration stand in for it.
+		if st, err := decodeState(resp.body); err == nil {
+			ch.mustChange = st.Status == statusMustChange
+		} else {
+			c.log.Debug("pingone: password change answered without a readable state; must-change taken from the route", "error", err.Error())
+		}
 		out := bridge.Outcome{Code: bridge.Success, RequestID: resp.requestID}
 		if ch.generated {
 			out.GeneratedPassword = bridge.NewSecret(ch.candidate.Bytes())
