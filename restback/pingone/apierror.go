@@ -180,6 +180,10 @@ func classify400(e *apiError, oe *opError) {
 			// (BadRequestErrorDetailCode, pingidentity/pingone-go-client).
 			oe.f = fNoPassword
 			return
+		case strings.EqualFold(d.Code, "INVALID_VALUE") && (d.Target == "newPassword" || d.Target == "value"):
+			// The new password refused, its requirements unnamed.
+			oe.f, oe.policyRefusal = fQuality, true
+			return
 		case strings.EqualFold(d.Code, "INVALID_VALUE") && (d.Target == "password" || d.Target == "currentPassword"):
 			oe.f = fWrongPassword
 			if d.FailuresRemaining != nil && *d.FailuresRemaining <= 0 {

@@ -115,7 +115,10 @@ type opError struct {
 	unmet []string
 	// apiCode is the top-level code of PingOne's error body, if any.
 	apiCode string
-	err     error
+	// policyRefusal: PingOne refused the new password (INVALID_VALUE on
+	// newPassword or value) without naming unsatisfied requirements.
+	policyRefusal bool
+	err           error
 }
 
 func (e *opError) Error() string {

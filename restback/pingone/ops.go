@@ -289,8 +289,8 @@ func (c *Client) changeResult(ctx context.Context, ch *change, resp *response, o
 		return out
 	}
 	oe = classify(resp.status, resp.body, resp.requestID)
-	out := oe.outcome(opChange)
-	if oe.unmet == nil {
+	if oe.unmet == nil && !oe.policyRefusal {
+		out := oe.outcome(opChange)
 		out.Diagnostic = scrub(out.Diagnostic, ch.candidate, ch.current)
 		return out
 	}
@@ -298,16 +298,33 @@ func (c *Client) changeResult(ctx context.Context, ch *change, resp *response, o
 	var reqs []requirement
 	if p != nil {
 		reqs = p.requirements(ch.self)
-		if oe.f == fTooShort && p.Length != nil && utf8.RuneCount(ch.candidate.Bytes()) >= p.Length.Min {
-			// "length" alone, but not for want of characters: too long.
+	}
+	var js []judged
+	if oe.unmet != nil {
+		// PingOne named the unsatisfied requirements: they, and only
+		// they, are unmet.
+		js = judgeByPingOne(reqs, oe.unmet, ch.candidate.Bytes())
+		if oe.f == fTooShort && p != nil && p.Length != nil && p.Length.Max > 0 && utf8.RuneCount(ch.candidate.Bytes()) > p.Length.Max {
+			// "length" alone, for a password longer than the maximum.
 			oe.f = fQuality
-			out = oe.outcome(opChange)
+		}
+	} else {
+		// PingOne refused the value for its policy without saying why:
+		// only here does the bridge's own evaluation speak.
+		js = judgeLocally(reqs, ch.candidate.Bytes())
+		oe.f = fQuality
+		if names := unmetNames(js); len(names) > 0 {
+			oe.f = policyFailure(names)
 		}
 	}
-	results := evaluate(reqs, oe.unmet, ch.candidate.Bytes())
-	out.Diagnostic = rules[oe.f].diag + ": " + unmetWords(reqs, results, oe.unmet)
-	if ch.controls.ValidationDetails && p != nil {
-		out.Validation = &bridge.ValidationDetails{ResponseType: bridge.ValidationPerformed, Results: results}
+	out := oe.outcome(opChange)
+	if words := unmetWords(js); words != "" {
+		out.Diagnostic = rules[oe.f].diag + ": " + words
+	} else {
+		out.Diagnostic = scrub(out.Diagnostic, ch.candidate, ch.current)
+	}
+	if ch.controls.ValidationDetails && len(js) > 0 {
+		out.Validation = &bridge.ValidationDetails{ResponseType: bridge.ValidationPerformed, Results: results(js)}
 	}
 	return out
 }
