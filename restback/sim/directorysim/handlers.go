@@ -187,7 +187,9 @@ func entryHref(r *http.Request, dn string) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + apiPrefix + "/" + url.PathEscape(dn)
+	// The DN as the Password Modify page's example link prints it: its
+	// "," and "=" as they are, anything else percent-encoded.
+	return scheme + "://" + r.Host + apiPrefix + "/" + strings.ReplaceAll(url.PathEscape(dn), "%2C", ",")
 }
 
 // handleChangePassword is POST /directory/v1/{dn}/changePassword.
