@@ -24,6 +24,12 @@ password authority becomes the gateway. Each DN is resolved through the
 configured route and its PingOne backend; the gateway comes from the route's
 "gateway" section unless --gateway-id and --user-type-id are given.
 
+With --unset-password it sends the empty body {} instead, which the Update
+Password (LDAP Gateway) page documents as the way to unset the password
+PingOne holds (status NO_PASSWORD): with PING_ONE as the gateway's password
+authority, the password then migrates from the LDAP directory at the user's
+next sign-on. No gateway is needed for it.
+
 flags:
 `
 
@@ -46,6 +52,7 @@ func cmdPingOne(args []string, stdout, stderr io.Writer) int {
 	dryRun := fs.Bool("dry-run", false, "resolve every user and show what would change, change nothing")
 	gwID := fs.String("gateway-id", "", "gateway id (default: the route's gateway.id)")
 	userType := fs.String("user-type-id", "", "gateway user type id (default: the route's gateway.user_type_id)")
+	unset := fs.Bool("unset-password", false, "send {} to unset the password PingOne holds (Update Password (LDAP Gateway)), instead of setting a gateway")
 	var dnFlags, corr stringList
 	fs.Var(&dnFlags, "dn", "a DN (repeatable)")
 	fs.Var(&corr, "correlation", "correlation attribute NAME=TEMPLATE, e.g. uid={uid} (repeatable; default: the route's)")
@@ -71,6 +78,10 @@ func cmdPingOne(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	override := (*bridge.Gateway)(nil)
+	if *unset && (*gwID != "" || *userType != "" || len(corr) > 0) {
+		fmt.Fprintln(stderr, "ldapbridge pingone set-gateway: --unset-password takes no gateway (--gateway-id, --user-type-id, --correlation)")
+		return 2
+	}
 	if *gwID != "" || *userType != "" || len(corr) > 0 {
 		if *gwID == "" || *userType == "" {
 			fmt.Fprintln(stderr, "ldapbridge pingone set-gateway: --gateway-id and --user-type-id go together")
@@ -135,6 +146,9 @@ func cmdPingOne(args []string, stdout, stderr io.Writer) int {
 		if gw == nil {
 			gw = rt.Options.Gateway
 		}
+		if *unset {
+			gw = &bridge.Gateway{} // not sent: {} unsets the password
+		}
 		if gw == nil {
 			reject(dn, fmt.Sprintf("route %q has no gateway; give --gateway-id and --user-type-id", rt.Base))
 			continue
@@ -152,7 +166,12 @@ func cmdPingOne(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	for _, base := range order {
 		g := groups[base]
-		sum := pingone.SetGatewayBatch(ctx, g.client, g.dns, g.gw, *dryRun, stdout)
+		var sum pingone.BatchSummary
+		if *unset {
+			sum = pingone.UnsetPasswordBatch(ctx, g.client, g.dns, *dryRun, stdout)
+		} else {
+			sum = pingone.SetGatewayBatch(ctx, g.client, g.dns, g.gw, *dryRun, stdout)
+		}
 		total.Total += sum.Total
 		total.Changed += sum.Changed
 		total.Failed += sum.Failed

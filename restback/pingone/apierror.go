@@ -133,6 +133,7 @@ func classify(status int, body []byte, requestID string) *opError {
 	desc := fmt.Sprintf("HTTP %d", status)
 	if e != nil {
 		desc = e.describe()
+		oe.apiCode = e.Code
 	}
 	switch {
 	case status == http.StatusBadRequest:
@@ -173,6 +174,15 @@ func classify400(e *apiError, oe *opError) {
 			return
 		case strings.EqualFold(d.Code, "PASSWORD_LOCKED_OUT"):
 			oe.f = fLocked
+			return
+		case strings.EqualFold(d.Code, "NO_PASSWORD"):
+			// A detail code of the public OpenAPI description
+			// (BadRequestErrorDetailCode, pingidentity/pingone-go-client).
+			oe.f = fNoPassword
+			return
+		case strings.EqualFold(d.Code, "INVALID_VALUE") && (d.Target == "newPassword" || d.Target == "value"):
+			// The new password refused, its requirements unnamed.
+			oe.f, oe.policyRefusal = fQuality, true
 			return
 		case strings.EqualFold(d.Code, "INVALID_VALUE") && (d.Target == "password" || d.Target == "currentPassword"):
 			oe.f = fWrongPassword

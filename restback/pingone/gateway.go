@@ -39,29 +39,49 @@ func (c *Client) ResolveUser(ctx context.Context, dn string) (string, error) {
 // (password.setGateway): PingOne drops the password it holds and the
 // user's status becomes EXTERNAL.
 func (c *Client) SetGateway(ctx context.Context, dn string, gw bridge.Gateway) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	fail := func(oe *opError) error {
-		out := c.done("set gateway", dn, oe.outcome(opChange))
-		return &Error{Op: "set gateway", DN: dn, Outcome: out}
-	}
 	ref, err := gatewayBody(dn, gw)
 	if err != nil {
-		return fail(&opError{f: fCorrelation, detail: err.Error()})
+		return c.gatewayFailed("set gateway", dn, &opError{f: fCorrelation, detail: err.Error()})
 	}
 	body, err := json.Marshal(ref)
 	if err != nil {
-		return fail(&opError{f: fCorrelation, detail: "encode the gateway reference"})
+		return c.gatewayFailed("set gateway", dn, &opError{f: fCorrelation, detail: "encode the gateway reference"})
 	}
+	return c.putGateway(ctx, "set gateway", dn, body)
+}
+
+// UnsetPassword sends password.setGateway with the empty body {}: the
+// Update Password (LDAP Gateway) page's way to "unset the user password",
+// so that a user whose gateway's password authority is PING_ONE has the
+// password migrated from the LDAP directory at the next sign-on. The
+// user's status becomes NO_PASSWORD.
+func (c *Client) UnsetPassword(ctx context.Context, dn string) error {
+	return c.putGateway(ctx, "unset password", dn, []byte("{}"))
+}
+
+// putGateway sends one password.setGateway request for dn.
+func (c *Client) putGateway(ctx context.Context, what, dn string, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
 	resp, oe := c.userCall(ctx, dn, changeCall, http.MethodPut, mediaSetGateway, body)
 	if oe != nil {
-		return fail(oe)
+		return c.gatewayFailed(what, dn, oe)
 	}
 	if resp.status/100 != 2 {
-		return fail(classify(resp.status, resp.body, resp.requestID))
+		return c.gatewayFailed(what, dn, classify(resp.status, resp.body, resp.requestID))
 	}
-	c.done("set gateway", dn, bridge.Outcome{Code: bridge.Success, RequestID: resp.requestID})
+	if !isJSONMedia(resp.header.Get("Content-Type")) {
+		// As on the LDAP path: a 2xx that is not PingOne's JSON proves
+		// neither that the change was made nor that it was not.
+		return c.gatewayFailed(what, dn, &opError{f: fOutcomeUnknown, detail: "a 2xx answer that is not PingOne's JSON", requestID: resp.requestID})
+	}
+	c.done(what, dn, bridge.Outcome{Code: bridge.Success, RequestID: resp.requestID})
 	return nil
+}
+
+func (c *Client) gatewayFailed(what, dn string, oe *opError) error {
+	out := c.done(what, dn, oe.outcome(opChange))
+	return &Error{Op: what, DN: dn, Outcome: out}
 }
 
 // BatchSummary is what SetGatewayBatch did.
@@ -89,8 +109,24 @@ type BatchFailure struct {
 // reports the rest as failed, when ctx ends. For the
 // "ldapbridge pingone set-gateway" command.
 func SetGatewayBatch(ctx context.Context, c *Client, dns []string, gw bridge.Gateway, dryRun bool, progress io.Writer) BatchSummary {
+	return batch(ctx, c, dns, &gw, dryRun, progress)
+}
+
+// UnsetPasswordBatch unsets the PingOne password of every DN in turn
+// (UnsetPassword), reporting as SetGatewayBatch does ("unset", "would
+// unset" or "failed"). For "ldapbridge pingone set-gateway --unset-password".
+func UnsetPasswordBatch(ctx context.Context, c *Client, dns []string, dryRun bool, progress io.Writer) BatchSummary {
+	return batch(ctx, c, dns, nil, dryRun, progress)
+}
+
+// batch is SetGatewayBatch with gw, UnsetPasswordBatch without.
+func batch(ctx context.Context, c *Client, dns []string, gw *bridge.Gateway, dryRun bool, progress io.Writer) BatchSummary {
 	if progress == nil {
 		progress = io.Discard
+	}
+	verb := "set"
+	if gw == nil {
+		verb = "unset"
 	}
 	sum := BatchSummary{DryRun: dryRun}
 	fail := func(dn, reason string) {
@@ -109,18 +145,27 @@ func SetGatewayBatch(ctx context.Context, c *Client, dns []string, gw bridge.Gat
 			continue
 		}
 		if !dryRun {
-			if err := c.SetGateway(ctx, dn, gw); err != nil {
+			var err error
+			if gw != nil {
+				err = c.SetGateway(ctx, dn, *gw)
+			} else {
+				err = c.UnsetPassword(ctx, dn)
+			}
+			if err != nil {
 				fail(dn, reason(err))
 				continue
 			}
 			sum.Changed++
-			fmt.Fprintf(progress, "set\t%s\n", dn)
+			fmt.Fprintf(progress, "%s\t%s\n", verb, dn)
 			continue
 		}
-		ref, err := gatewayBody(dn, gw)
-		if err != nil {
-			fail(dn, (&opError{f: fCorrelation, detail: err.Error()}).Error())
-			continue
+		var ref *gatewayRef
+		if gw != nil {
+			var err error
+			if ref, err = gatewayBody(dn, *gw); err != nil {
+				fail(dn, (&opError{f: fCorrelation, detail: err.Error()}).Error())
+				continue
+			}
 		}
 		id, err := c.ResolveUser(ctx, dn)
 		if err != nil {
@@ -128,13 +173,17 @@ func SetGatewayBatch(ctx context.Context, c *Client, dns []string, gw bridge.Gat
 			continue
 		}
 		sum.Changed++
-		fmt.Fprintf(progress, "would set\t%s\tuser %s\t%s\n", dn, id, describeCorrelation(ref.CorrelationAttributes))
+		if ref != nil {
+			fmt.Fprintf(progress, "would %s\t%s\tuser %s\t%s\n", verb, dn, id, describeCorrelation(ref.CorrelationAttributes))
+		} else {
+			fmt.Fprintf(progress, "would %s\t%s\tuser %s\n", verb, dn, id)
+		}
 	}
-	verb := "changed"
+	done := "changed"
 	if dryRun {
-		verb = "would change (dry run)"
+		done = "would change (dry run)"
 	}
-	fmt.Fprintf(progress, "%d DNs: %d %s, %d failed\n", sum.Total, sum.Changed, verb, sum.Failed)
+	fmt.Fprintf(progress, "%d DNs: %d %s, %d failed\n", sum.Total, sum.Changed, done, sum.Failed)
 	return sum
 }
 

@@ -20,6 +20,7 @@ const (
 	fLocked                        // PASSWORD_LOCKED_OUT, or no failures remaining
 	fExpired                       // check: status PASSWORD_EXPIRED
 	fNoPassword                    // REQUEST_FAILED, NO_PASSWORD, EXTERNAL: PingOne holds no password
+	fCheckRefused                  // any other 400 of password.check with PingOne's error body
 	fNoOldPassword                 // self change without a current password
 	fRejected                      // any other 400
 	fCredentials                   // the worker token was refused (401 after a refresh, bad secret)
@@ -45,36 +46,54 @@ type rule struct {
 	// retryable marks outcomes whose request certainly did not reach
 	// PingOne's application (Outcome.Retryable).
 	retryable bool
-	diag      string
+	// quiet rows answer a bind with invalidCredentials and no diagnostic
+	// of their own: the core words it as it words a wrong password, so
+	// that no client learns whether an account exists, is locked or has
+	// a password (the reason goes to the log and the audit record only).
+	quiet bool
+	diag  string
 }
 
 // rules is THE mapping from PingOne answers to LDAP results: the only
 // place that decides a result code or a ppolicy error. Bind uses the
 // bind column, password changes (and SetGateway) the change column.
+//
+// The password statuses come from the Password Check page
+// (developer.pingidentity.com/pingone-api/platform/users/user-passwords/password-check.html):
+// OK, MUST_CHANGE_PASSWORD and PASSWORD_EXPIRED answer 200 when the
+// password matched; NO_PASSWORD and PASSWORD_LOCKED_OUT answer 400. An
+// expired password is invalidCredentials with ppolicy passwordExpired; a
+// must-change password binds (changeAfterReset, see Bind); a locked
+// account and a user without a password answer exactly as a wrong
+// password does (quiet), ppolicy accountLocked travelling in the
+// Outcome for the audit record and for a client that asked for the
+// ppolicy control (ldapfront sends the control only then). See
+// docs/ping-api.md.
 var rules = [numFailures]rule{
-	fTooShort:       {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.PasswordTooShort, false, "the new password is too short for the password policy"},
-	fInHistory:      {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.PasswordInHistory, false, "the new password was used recently"},
-	fTooYoung:       {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.PasswordTooYoung, false, "the password was changed too recently to change it again"},
-	fQuality:        {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.InsufficientPasswordQuality, false, "the new password does not meet the password policy"},
-	fWrongPassword:  {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.PolicyErrorNone, false, "invalid credentials"},
-	fLocked:         {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.AccountLocked, false, "the account is locked after too many failed attempts"},
-	fExpired:        {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.PasswordExpired, false, "the password has expired"},
-	fNoPassword:     {bridge.InvalidCredentials, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, "PingOne holds no password for this user"},
-	fNoOldPassword:  {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.MustSupplyOldPassword, false, "must supply old password to change it"},
-	fRejected:       {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, "PingOne refused the request"},
-	fCredentials:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, false, "PingOne refused the bridge's worker application credentials"},
-	fForbidden:      {bridge.InsufficientAccessRights, bridge.InsufficientAccessRights, bridge.PolicyErrorNone, false, "the bridge's worker application may not do this in PingOne"},
-	fNotFound:       {bridge.InvalidCredentials, bridge.NoSuchObject, bridge.PolicyErrorNone, false, "no such user in PingOne"},
-	fAmbiguous:      {bridge.InvalidCredentials, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, "the DN matches more than one PingOne user"},
-	fBadDN:          {bridge.InvalidCredentials, bridge.NoSuchObject, bridge.PolicyErrorNone, false, "the DN does not name a PingOne user"},
-	fCorrelation:    {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, "cannot build the LDAP gateway correlation attributes"},
-	fBusy:           {bridge.Busy, bridge.Busy, bridge.PolicyErrorNone, true, "PingOne is rate limiting requests; try again later"},
-	fUnreachable:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, true, "PingOne is unavailable"},
-	fServerError:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, false, "PingOne is unavailable"},
-	fNoAnswer:       {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, false, "PingOne did not answer in time"},
-	fOutcomeUnknown: {bridge.Other, bridge.Other, bridge.PolicyErrorNone, false, "outcome unknown: PingOne did not answer the password change, which may or may not have been applied"},
-	fCanceled:       {bridge.Canceled, bridge.Canceled, bridge.PolicyErrorNone, false, "operation canceled"},
-	fProtocol:       {bridge.Other, bridge.Other, bridge.PolicyErrorNone, false, "unexpected answer from PingOne"},
+	fTooShort:       {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.PasswordTooShort, false, false, "the new password is too short for the password policy"},
+	fInHistory:      {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.PasswordInHistory, false, false, "the new password was used recently"},
+	fTooYoung:       {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.PasswordTooYoung, false, false, "the password was changed too recently to change it again"},
+	fQuality:        {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.InsufficientPasswordQuality, false, false, "the new password does not meet the password policy"},
+	fWrongPassword:  {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.PolicyErrorNone, false, true, "invalid credentials"},
+	fLocked:         {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.AccountLocked, false, true, "the account is locked after too many failed attempts"},
+	fExpired:        {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.PasswordExpired, false, false, "the password has expired"},
+	fNoPassword:     {bridge.InvalidCredentials, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, true, "PingOne holds no password for this user"},
+	fCheckRefused:   {bridge.InvalidCredentials, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, true, "PingOne refused the password check"},
+	fNoOldPassword:  {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.MustSupplyOldPassword, false, false, "must supply old password to change it"},
+	fRejected:       {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, false, "PingOne refused the request"},
+	fCredentials:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, false, false, "PingOne refused the bridge's worker application credentials"},
+	fForbidden:      {bridge.InsufficientAccessRights, bridge.InsufficientAccessRights, bridge.PolicyErrorNone, false, false, "the bridge's worker application may not do this in PingOne"},
+	fNotFound:       {bridge.InvalidCredentials, bridge.NoSuchObject, bridge.PolicyErrorNone, false, true, "no such user in PingOne"},
+	fAmbiguous:      {bridge.InvalidCredentials, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, true, "the DN matches more than one PingOne user"},
+	fBadDN:          {bridge.InvalidCredentials, bridge.NoSuchObject, bridge.PolicyErrorNone, false, true, "the DN does not name a PingOne user"},
+	fCorrelation:    {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, false, "cannot build the LDAP gateway correlation attributes"},
+	fBusy:           {bridge.Busy, bridge.Busy, bridge.PolicyErrorNone, true, false, "PingOne is rate limiting requests; try again later"},
+	fUnreachable:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, true, false, "PingOne is unavailable"},
+	fServerError:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, false, false, "PingOne is unavailable"},
+	fNoAnswer:       {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, false, false, "PingOne did not answer in time"},
+	fOutcomeUnknown: {bridge.Other, bridge.Other, bridge.PolicyErrorNone, false, false, "outcome unknown: PingOne did not answer the password change, which may or may not have been applied"},
+	fCanceled:       {bridge.Canceled, bridge.Canceled, bridge.PolicyErrorNone, false, false, "operation canceled"},
+	fProtocol:       {bridge.Other, bridge.Other, bridge.PolicyErrorNone, false, false, "unexpected answer from PingOne"},
 }
 
 type opKind uint8
@@ -94,7 +113,12 @@ type opError struct {
 	notSent bool
 	// unmet lists PingOne's unsatisfiedRequirements for policy failures.
 	unmet []string
-	err   error
+	// apiCode is the top-level code of PingOne's error body, if any.
+	apiCode string
+	// policyRefusal: PingOne refused the new password (INVALID_VALUE on
+	// newPassword or value) without naming unsatisfied requirements.
+	policyRefusal bool
+	err           error
 }
 
 func (e *opError) Error() string {
@@ -112,6 +136,10 @@ func (e *opError) outcome(op opKind) bridge.Outcome {
 	out := bridge.Outcome{Code: r.change, Diagnostic: e.Error(), RequestID: e.requestID, Retryable: r.retryable}
 	if op == opBind {
 		out.Code = r.bind
+		if r.quiet {
+			// The core words it as it words a wrong password.
+			out.Diagnostic = ""
+		}
 	}
 	if r.policy != bridge.PolicyErrorNone {
 		out.Policy = bridge.PolicyErr(r.policy)

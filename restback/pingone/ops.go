@@ -65,28 +65,39 @@ func expiryWarning(st *passwordState, h http.Header, now time.Time) (int64, bool
 	return max(secs, 0), true
 }
 
-// Bind checks the DN's password with PingOne (password.check).
+// Bind checks the DN's password with PingOne (password.check), as the
+// Password Check page documents it: 200 with the password state when the
+// password matched (status OK, MUST_CHANGE_PASSWORD or PASSWORD_EXPIRED),
+// 400 otherwise (a wrong password, NO_PASSWORD, PASSWORD_LOCKED_OUT).
 func (c *Client) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcome {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	if req.Password.IsZero() || !textPassword(req.Password.Bytes()) {
 		// PingOne passwords are text; nothing else can match.
-		return c.done("bind", req.DN, (&opError{f: fWrongPassword}).outcome(opBind))
+		return c.failBind(req.DN, &opError{f: fWrongPassword, detail: "the password is not UTF-8 text"})
 	}
 	body := newBody().secret("password", req.Password.Bytes()).bytes()
 	defer clear(body)
 	resp, oe := c.userCall(ctx, req.DN, checkCall, http.MethodPost, mediaCheck, body)
 	if oe != nil {
-		return c.done("bind", req.DN, oe.outcome(opBind))
+		return c.failBind(req.DN, oe)
 	}
 	if resp.status != http.StatusOK {
-		out := classify(resp.status, resp.body, resp.requestID).outcome(opBind)
-		out.Diagnostic = scrub(out.Diagnostic, req.Password)
-		return c.done("bind", req.DN, out)
+		oe := classify(resp.status, resp.body, resp.requestID)
+		if oe.f == fRejected && resp.status == http.StatusBadRequest && !strings.EqualFold(oe.apiCode, "INVALID_REQUEST") {
+			// The Password Check page documents a 400 for a password
+			// that does not match and for the statuses NO_PASSWORD and
+			// PASSWORD_LOCKED_OUT, without showing their bodies: any
+			// other well-formed refusal of the check is one of them, and
+			// answers as a wrong password does. (INVALID_REQUEST is a
+			// request PingOne could not read: the bridge's fault.)
+			oe.f = fCheckRefused
+		}
+		return c.failBind(req.DN, oe, req.Password)
 	}
 	st, err := decodeState(resp.body)
 	if err != nil {
-		return c.done("bind", req.DN, (&opError{f: fProtocol, detail: err.Error(), requestID: resp.requestID}).outcome(opBind))
+		return c.failBind(req.DN, &opError{f: fProtocol, detail: err.Error(), requestID: resp.requestID})
 	}
 	var out bridge.Outcome
 	switch st.Status {
@@ -98,25 +109,34 @@ func (c *Client) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcom
 			out.Policy = bridge.PolicyErr(bridge.ChangeAfterReset)
 		}
 	case statusExpired:
-		out = (&opError{f: fExpired}).outcome(opBind)
+		return c.failBind(req.DN, &opError{f: fExpired, requestID: resp.requestID})
 	case statusLockedOut:
-		out = (&opError{f: fLocked}).outcome(opBind)
+		// Documented as a 400, but a 200 saying so is as clear.
+		return c.failBind(req.DN, &opError{f: fLocked, detail: "password status " + st.Status, requestID: resp.requestID})
 	case statusNoPassword, statusExternal:
-		out = (&opError{f: fNoPassword, detail: "password status " + st.Status}).outcome(opBind)
+		return c.failBind(req.DN, &opError{f: fNoPassword, detail: "password status " + st.Status, requestID: resp.requestID})
 	default:
-		out = (&opError{f: fProtocol, detail: "unknown password status " + sanitize(st.Status, 64)}).outcome(opBind)
+		return c.failBind(req.DN, &opError{f: fProtocol, detail: "unknown password status " + sanitize(st.Status, 64), requestID: resp.requestID})
 	}
-	if out.OK() {
-		if secs, ok := expiryWarning(st, resp.header, c.now()); ok {
-			if out.Policy == nil {
-				p := bridge.NoPolicy()
-				out.Policy = &p
-			}
-			out.Policy.Warning, out.Policy.WarningValue = bridge.TimeBeforeExpiration, secs
+	if secs, ok := expiryWarning(st, resp.header, c.now()); ok {
+		if out.Policy == nil {
+			p := bridge.NoPolicy()
+			out.Policy = &p
 		}
+		out.Policy.Warning, out.Policy.WarningValue = bridge.TimeBeforeExpiration, secs
 	}
 	out.RequestID = resp.requestID
 	return c.done("bind", req.DN, out)
+}
+
+// failBind is a failed bind's outcome. Its reason is logged in full; the
+// client sees what the mapping table lets it see (a quiet row: nothing
+// beyond invalidCredentials). secrets are scrubbed from both.
+func (c *Client) failBind(dn string, oe *opError, secrets ...bridge.Secret) bridge.Outcome {
+	out := oe.outcome(opBind)
+	out.Diagnostic = scrub(out.Diagnostic, secrets...)
+	c.log.Debug("pingone: bind refused", "dn", dn, "reason", scrub(oe.Error(), secrets...))
+	return c.done("bind", dn, out)
 }
 
 // ChangePassword performs a self change (password.reset) or an
@@ -249,6 +269,16 @@ func (c *Client) changeResult(ctx context.Context, ch *change, resp *response, o
 		return (&opError{f: fOutcomeUnknown, detail: "a 2xx answer that is not PingOne's JSON", requestID: resp.requestID}).outcome(opChange)
 	}
 	if resp.status/100 == 2 {
+		// The answer is the password state (the Update Password pages'
+		// 200 bodies): its status says whether the user must change the
+		// password now (MUST_CHANGE_PASSWORD after a set with
+		// forceChange), whatever the route asked for. Only when the state
+		// cannot be read does the route's configuration stand in for it.
+		if st, err := decodeState(resp.body); err == nil {
+			ch.mustChange = st.Status == statusMustChange
+		} else {
+			c.log.Debug("pingone: password change answered without a readable state; must-change taken from the route", "error", err.Error())
+		}
 		out := bridge.Outcome{Code: bridge.Success, RequestID: resp.requestID}
 		if ch.generated {
 			out.GeneratedPassword = bridge.NewSecret(ch.candidate.Bytes())
@@ -259,8 +289,8 @@ func (c *Client) changeResult(ctx context.Context, ch *change, resp *response, o
 		return out
 	}
 	oe = classify(resp.status, resp.body, resp.requestID)
-	out := oe.outcome(opChange)
-	if oe.unmet == nil {
+	if oe.unmet == nil && !oe.policyRefusal {
+		out := oe.outcome(opChange)
 		out.Diagnostic = scrub(out.Diagnostic, ch.candidate, ch.current)
 		return out
 	}
@@ -268,16 +298,33 @@ func (c *Client) changeResult(ctx context.Context, ch *change, resp *response, o
 	var reqs []requirement
 	if p != nil {
 		reqs = p.requirements(ch.self)
-		if oe.f == fTooShort && p.Length != nil && utf8.RuneCount(ch.candidate.Bytes()) >= p.Length.Min {
-			// "length" alone, but not for want of characters: too long.
+	}
+	var js []judged
+	if oe.unmet != nil {
+		// PingOne named the unsatisfied requirements: they, and only
+		// they, are unmet.
+		js = judgeByPingOne(reqs, oe.unmet, ch.candidate.Bytes())
+		if oe.f == fTooShort && p != nil && p.Length != nil && p.Length.Max > 0 && utf8.RuneCount(ch.candidate.Bytes()) > p.Length.Max {
+			// "length" alone, for a password longer than the maximum.
 			oe.f = fQuality
-			out = oe.outcome(opChange)
+		}
+	} else {
+		// PingOne refused the value for its policy without saying why:
+		// only here does the bridge's own evaluation speak.
+		js = judgeLocally(reqs, ch.candidate.Bytes())
+		oe.f = fQuality
+		if names := unmetNames(js); len(names) > 0 {
+			oe.f = policyFailure(names)
 		}
 	}
-	results := evaluate(reqs, oe.unmet, ch.candidate.Bytes())
-	out.Diagnostic = rules[oe.f].diag + ": " + unmetWords(reqs, results, oe.unmet)
-	if ch.controls.ValidationDetails && p != nil {
-		out.Validation = &bridge.ValidationDetails{ResponseType: bridge.ValidationPerformed, Results: results}
+	out := oe.outcome(opChange)
+	if words := unmetWords(js); words != "" {
+		out.Diagnostic = rules[oe.f].diag + ": " + words
+	} else {
+		out.Diagnostic = scrub(out.Diagnostic, ch.candidate, ch.current)
+	}
+	if ch.controls.ValidationDetails && len(js) > 0 {
+		out.Validation = &bridge.ValidationDetails{ResponseType: bridge.ValidationPerformed, Results: results(js)}
 	}
 	return out
 }

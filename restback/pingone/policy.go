@@ -313,11 +313,21 @@ var genericWords = map[string]string{
 	reqMinComplexity: "the password is not complex enough",
 }
 
-// evaluate lists the policy's requirements with whether candidate meets
-// them. PingOne's unmet list is authoritative: a requirement it names is
-// unsatisfied, and for minCharacters the local count tells which set
-// failed (all of them when none does locally).
-func evaluate(reqs []requirement, unmet []string, candidate []byte) []bridge.ValidationResult {
+// judged is one requirement with whether the candidate meets it.
+type judged struct {
+	name string // PingOne's requirement name
+	res  bridge.ValidationResult
+}
+
+// judgeByPingOne lists the requirements as PingOne judged them: those its
+// unsatisfiedRequirements name are unmet, all others met. The bridge's own
+// checks only refine what PingOne leaves open: which character set a
+// failed minCharacters lacks (PingOne names the rule, not the set; all
+// sets are unmet when no set fails locally). A requirement PingOne names
+// that reqs lacks (the user's population may have another policy than the
+// environment's default) is listed too, unmet, in generic words: nothing
+// PingOne reports is dropped, and nothing it did not report is added.
+func judgeByPingOne(reqs []requirement, unmet []string, candidate []byte) []judged {
 	failed := map[string]bool{}
 	for _, u := range unmet {
 		failed[u] = true
@@ -330,36 +340,78 @@ func evaluate(reqs []requirement, unmet []string, candidate []byte) []bridge.Val
 			}
 		}
 	}
-	out := make([]bridge.ValidationResult, 0, len(reqs))
+	out := make([]judged, 0, len(reqs)+len(unmet))
+	listed := map[string]bool{}
 	for _, r := range reqs {
 		ok := !failed[r.name]
 		if r.name == reqMinCharacters && !ok && setFailedLocally {
 			ok = r.check(candidate)
 		}
-		out = append(out, bridge.ValidationResult{Requirement: r.req, Satisfied: ok})
+		listed[r.name] = true
+		out = append(out, judged{r.name, bridge.ValidationResult{Requirement: r.req, Satisfied: ok}})
+	}
+	for _, u := range unmet {
+		if listed[u] {
+			continue
+		}
+		listed[u] = true
+		desc, ok := genericWords[u]
+		if !ok {
+			desc = "unmet requirement " + strconv.Quote(u)
+		}
+		out = append(out, judged{u, bridge.ValidationResult{
+			Requirement: bridge.Requirement{Description: strings.ToUpper(desc[:1]) + desc[1:] + "."},
+		}})
 	}
 	return out
 }
 
-// unmetWords is the diagnostic naming each unmet requirement in words.
-func unmetWords(reqs []requirement, results []bridge.ValidationResult, unmet []string) string {
-	var words []string
+// judgeLocally is the bridge's own evaluation, for a refusal in which
+// PingOne says the value fails the policy without naming requirements. A
+// rule only PingOne can judge (history, profile data, common passwords,
+// similarity, age) is listed as met: the bridge cannot say otherwise.
+func judgeLocally(reqs []requirement, candidate []byte) []judged {
+	out := make([]judged, 0, len(reqs))
+	for _, r := range reqs {
+		ok := r.check == nil || r.check(candidate)
+		out = append(out, judged{r.name, bridge.ValidationResult{Requirement: r.req, Satisfied: ok}})
+	}
+	return out
+}
+
+// unmetNames lists the names of the unmet requirements, once each.
+func unmetNames(js []judged) []string {
+	var names []string
 	seen := map[string]bool{}
-	for i, r := range results {
-		if !r.Satisfied {
-			words = append(words, strings.TrimSuffix(r.Requirement.Description, "."))
-			seen[reqs[i].name] = true
+	for _, j := range js {
+		if !j.res.Satisfied && !seen[j.name] {
+			seen[j.name] = true
+			names = append(names, j.name)
 		}
 	}
-	for _, u := range unmet {
-		if seen[u] {
-			continue
-		}
-		seen[u] = true
-		if w, ok := genericWords[u]; ok {
-			words = append(words, w)
-		} else {
-			words = append(words, "unmet requirement "+strconv.Quote(u))
+	return names
+}
+
+// results are the validation details' results.
+func results(js []judged) []bridge.ValidationResult {
+	out := make([]bridge.ValidationResult, len(js))
+	for i, j := range js {
+		out[i] = j.res
+	}
+	return out
+}
+
+// evaluate is judgeByPingOne's results.
+func evaluate(reqs []requirement, unmet []string, candidate []byte) []bridge.ValidationResult {
+	return results(judgeByPingOne(reqs, unmet, candidate))
+}
+
+// unmetWords is the diagnostic naming each unmet requirement in words.
+func unmetWords(js []judged) string {
+	var words []string
+	for _, j := range js {
+		if !j.res.Satisfied {
+			words = append(words, strings.TrimSuffix(j.res.Requirement.Description, "."))
 		}
 	}
 	return strings.Join(words, "; ")

@@ -83,16 +83,55 @@ func ldapFailure(res ldapResult) response {
 	return response{status: httpStatus(res.ResultCode.Value), contentType: plainJSON, body: res}
 }
 
-func authFailure() response {
+// authFailure answers a request whose credentials do not authenticate.
+// For Basic it challenges with Basic; for a bearer token, as RFC 6750 §3.1
+// says, with Bearer error="invalid_token". The body's shape (an LDAP
+// result, invalidCredentials) is the simulator's choice: no page shows a
+// Directory REST API 401 body.
+func authFailure(bearer bool) response {
 	r := errorResponse(http.StatusUnauthorized, resultInvalidCredentials, diagInvalidCredentials)
 	r.header = map[string]string{"WWW-Authenticate": `Basic realm="Directory REST API"`}
+	if bearer {
+		r.header["WWW-Authenticate"] = `Bearer realm="Directory REST API", error="invalid_token"`
+	}
 	return r
 }
 
-// authenticate checks the Basic credentials; s.mu must be held. A failure
+// authenticate checks the request's credentials: Basic (the DN and its
+// password) or a bearer access token (AddToken), the two authentication
+// types of the Directory REST API's Getting Started page; s.mu must be
+// held. bearer tells which was tried, for the challenge. A Basic failure
 // counts against the account and never says why (locked, expired, wrong
 // password and unknown DN look alike), as a directory answers a bind.
-func (s *Server) authenticate(r *http.Request) (*user, bool) {
+func (s *Server) authenticate(r *http.Request) (u *user, ok, bearer bool) {
+	if tok, isBearer := bearerToken(r.Header.Get("Authorization")); isBearer {
+		u := s.users[s.tokens[tok]]
+		if tok == "" || u == nil {
+			return nil, false, true
+		}
+		now := s.now()
+		// A token proves no password: the password's state does not
+		// stop it, but a failure lock does (the account is not usable).
+		if u.locked(s.policy, now) {
+			return nil, false, true
+		}
+		return u, true, true
+	}
+	u, ok = s.authenticateBasic(r)
+	return u, ok, false
+}
+
+// bearerToken reads an "Authorization: Bearer ..." header (the scheme is
+// case-insensitive, RFC 7235 §2.1).
+func bearerToken(h string) (string, bool) {
+	scheme, tok, found := strings.Cut(strings.TrimSpace(h), " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
+}
+
+func (s *Server) authenticateBasic(r *http.Request) (*user, bool) {
 	name, password, ok := r.BasicAuth()
 	if !ok || password == "" {
 		return nil, false
@@ -148,7 +187,9 @@ func entryHref(r *http.Request, dn string) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + apiPrefix + "/" + url.PathEscape(dn)
+	// The DN as the Password Modify page's example link prints it: its
+	// "," and "=" as they are, anything else percent-encoded.
+	return scheme + "://" + r.Host + apiPrefix + "/" + strings.ReplaceAll(url.PathEscape(dn), "%2C", ",")
 }
 
 // handleChangePassword is POST /directory/v1/{dn}/changePassword.
@@ -159,9 +200,9 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, se
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	actor, ok := s.authenticate(r)
+	actor, ok, bearer := s.authenticate(r)
 	if !ok {
-		return authFailure()
+		return authFailure(bearer)
 	}
 	req, err := decodeChangeRequest(r.Header.Get("Content-Type"), body)
 	if errors.Is(err, errUnsupportedMedia) {
@@ -312,9 +353,9 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, se
 func (s *Server) handleMe(r *http.Request) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.authenticate(r)
+	u, ok, bearer := s.authenticate(r)
 	if !ok {
-		return authFailure()
+		return authFailure(bearer)
 	}
 	return response{status: http.StatusOK, contentType: halJSON, body: s.entryJSON(r, u)}
 }
@@ -324,9 +365,9 @@ func (s *Server) handleMe(r *http.Request) response {
 func (s *Server) handleEntry(r *http.Request, seg string) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	actor, ok := s.authenticate(r)
+	actor, ok, bearer := s.authenticate(r)
 	if !ok {
-		return authFailure()
+		return authFailure(bearer)
 	}
 	if actor.mustChange {
 		return ldapFailure(newResult(resultInsufficientAccess, diagMustChange))

@@ -54,7 +54,8 @@ type Server struct {
 	configErr error
 
 	mu      sync.Mutex
-	users   map[string]*user // by dnKey
+	users   map[string]*user  // by dnKey
+	tokens  map[string]string // bearer access token -> dnKey of its identity
 	fault   faultState
 	latency time.Duration
 	jitter  time.Duration
@@ -73,6 +74,7 @@ func New(cfg Config) *Server {
 		policy:  cfg.Policy,
 		now:     cfg.Now,
 		users:   make(map[string]*user),
+		tokens:  make(map[string]string),
 		closing: make(chan struct{}),
 	}
 	if s.now == nil {
@@ -115,6 +117,37 @@ func (s *Server) AddUser(dn string, password string) error {
 	}
 	s.users[k] = &user{dn: dn, ndn: ndn, hash: h, changedAt: s.now()}
 	return nil
+}
+
+// AddToken registers an OAuth 2.0 bearer access token for the entry dn, as
+// an authorization server (PingFederate) would issue one: requests that
+// carry "Authorization: Bearer token" act as dn. The Getting Started page
+// of the Directory REST API documents both Basic and Bearer
+// authentication; the token's scopes and audience, which PingDirectory
+// checks, are out of the simulator's scope.
+func (s *Server) AddToken(token, dn string) error {
+	if token == "" || strings.ContainsAny(token, " \t") {
+		return fmt.Errorf("add token: not a bearer token")
+	}
+	ndn, err := parseDN(dn)
+	if err != nil {
+		return fmt.Errorf("add token for %q: %w", dn, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := dnKey(ndn)
+	if _, ok := s.users[k]; !ok {
+		return fmt.Errorf("add token for %q: no such entry", dn)
+	}
+	s.tokens[token] = k
+	return nil
+}
+
+// RevokeToken forgets a bearer token (it then answers 401).
+func (s *Server) RevokeToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.tokens, token)
 }
 
 // Start listens on addr ("127.0.0.1:0" in tests) and serves in the

@@ -290,16 +290,18 @@ func (s *Server) stateJSON(u *user, now time.Time) map[string]any {
 	if exp, ok := s.expiresAt(u); ok && u.hasPassword && now.Before(exp) && exp.Sub(now) < expiryWarnWindow {
 		m["warnings"] = map[string]string{"expires": exp.UTC().Format(timeFormat)}
 	}
-	if u.gateway != nil {
-		m["external"] = map[string]any{"gateway": u.gateway}
-	}
+	// No page shows the gateway in the password state (the Update
+	// Password answers end with status, lastChangedAt and warnings), so
+	// the simulator does not either; UserState reports it to tests.
 	return m
 }
 
 // lockedOut is the answer to a password operation on a locked-out user.
-// PingOne documents a 400 for PASSWORD_LOCKED_OUT on check; the body's
-// shape (detail code PASSWORD_LOCKED_OUT, innerError.secondsUntilUnlock)
-// is the simulator's choice.
+// The Password Check page documents a 400 for PASSWORD_LOCKED_OUT without
+// showing the body; its shape (detail code PASSWORD_LOCKED_OUT,
+// innerError.secondsUntilUnlock, named after the password state's
+// secondsUntilUnlock) is the simulator's choice: an assumption listed in
+// docs/ping-api.md.
 func lockedOut(w http.ResponseWriter, target string, secs int64) {
 	writeInvalid(w, errorDetail{
 		Code: "PASSWORD_LOCKED_OUT", Target: target,
@@ -309,13 +311,19 @@ func lockedOut(w http.ResponseWriter, target string, secs int64) {
 }
 
 // noPassword is the answer to a check or self change for a user whose
-// password is not held by PingOne (NO_PASSWORD or EXTERNAL).
-func noPassword(w http.ResponseWriter, status string) {
+// password is not held by PingOne. The Password Check page documents a 400
+// for NO_PASSWORD without showing the body: the simulator sends detail
+// code NO_PASSWORD, a code of the public OpenAPI description
+// (BadRequestErrorDetailCode). For EXTERNAL (an LDAP gateway holds the
+// password) it sends REQUEST_FAILED, which the User Passwords page
+// documents for self-service actions of users whose password PingOne does
+// not manage.
+func noPassword(w http.ResponseWriter, status, target string) {
 	if status == statusExternal {
 		writeRequestFailed(w, "The request could not be completed. The user's password is managed by an external directory.")
 		return
 	}
-	writeRequestFailed(w, "The request could not be completed. The user does not have a password.")
+	writeInvalid(w, errorDetail{Code: "NO_PASSWORD", Target: target, Message: "No password has been set for the account."})
 }
 
 // userOr404 finds user id, or answers 404 for it. Callers hold s.mu.
@@ -340,7 +348,7 @@ func (s *Server) passwordHolder(w http.ResponseWriter, id, target string) (*user
 	s.unlockIfDue(u, now)
 	switch st := s.status(u, now); st {
 	case statusNoPassword, statusExternal:
-		noPassword(w, st)
+		noPassword(w, st, target)
 		return nil, time.Time{}, false
 	case statusLockedOut:
 		lockedOut(w, target, int64(u.lockedUntil.Sub(now).Seconds()))

@@ -21,9 +21,14 @@ type errorDetail struct {
 	InnerError map[string]any `json:"innerError,omitempty"`
 }
 
-// Top-level codes and messages by HTTP status. INVALID_DATA, ACCESS_FAILED,
-// NOT_FOUND and REQUEST_LIMITED are PingOne's documented codes; the texts
-// of 415 and 5xx bodies are the simulator's choice (no evidence found).
+// Top-level codes and messages by HTTP status. The codes are those of the
+// public OpenAPI description of the PingOne management API
+// (pingidentity/pingone-go-client, pingone/model_*_error_code.go):
+// 400 INVALID_DATA, INVALID_REQUEST or REQUEST_FAILED; 401 and 403
+// ACCESS_FAILED; 404 NOT_FOUND; 415 INVALID_REQUEST; 429 REQUEST_LIMITED;
+// 500 UNEXPECTED_ERROR. The 400 message is the Error codes page's example
+// (developer.pingidentity.com/pingone-api/platform/reference/error-codes.html);
+// the other messages are the simulator's (no page shows them).
 var statusCodes = map[int]apiError{
 	http.StatusBadRequest:           {Code: "INVALID_DATA", Message: "The request could not be completed. One or more validation errors were in the request."},
 	http.StatusUnauthorized:         {Code: "ACCESS_FAILED", Message: "The request could not be completed. The access token is invalid or expired."},
@@ -56,8 +61,13 @@ func writeError(w http.ResponseWriter, status int, e apiError) {
 
 func writeStatus(w http.ResponseWriter, status int) { writeError(w, status, apiError{}) }
 
+// msgInvalidData is the top-level message of a 400 INVALID_DATA that has
+// details, as the Update Password (Set) page prints it ("Password import
+// errors").
+const msgInvalidData = "The data provided was invalid."
+
 func writeInvalid(w http.ResponseWriter, d errorDetail) {
-	writeError(w, http.StatusBadRequest, apiError{Details: []errorDetail{d}})
+	writeError(w, http.StatusBadRequest, apiError{Code: "INVALID_DATA", Message: msgInvalidData, Details: []errorDetail{d}})
 }
 
 // writeRequestFailed is PingOne's answer to an operation the user's state

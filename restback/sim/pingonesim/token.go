@@ -10,7 +10,9 @@ import (
 )
 
 // token is POST /{envID}/as/token: the client credentials grant with
-// client_secret_basic or client_secret_post.
+// client_secret_basic or client_secret_post. The answer is the Worker
+// applications page's: access_token, token_type and expires_in, and no
+// scope ("It does not list any scopes").
 func (s *Server) token(w http.ResponseWriter, r *http.Request, envID string) {
 	if envID != s.cfg.EnvironmentID {
 		writeOAuthError(w, http.StatusNotFound, "invalid_request", "unknown environment")
@@ -84,6 +86,5 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, envID string) {
 		"access_token": tok,
 		"token_type":   "Bearer",
 		"expires_in":   secs,
-		"scope":        "",
 	})
 }
