@@ -2,8 +2,9 @@
 // defaults, strict decoding, validation that reports every problem with its
 // line, and secrets taken from the environment and from files.
 //
-// It knows nothing of LDAP or HTTP; cmd/ldapbridge turns a *Config into
-// listeners, backends and routes.
+// It knows nothing of LDAP or HTTP and builds no core type; cmd/ldapbridge
+// turns a *Config into listeners and backends, and package generation into
+// the core's routes and accounts.
 package config
 
 import (

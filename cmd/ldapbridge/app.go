@@ -407,9 +407,14 @@ loop:
 		front.Close()
 	}
 	wg.Wait()
-	// The backends of the last generation: idle connections, token
-	// refreshers. Nothing is running on it any more.
-	<-a.core.Close()
+	// Close the backends of the last generation (idle connections, token
+	// refreshers) once the operations still on it are done; they were
+	// cancelled, so that is soon, but a stuck one must not hold the exit.
+	select {
+	case <-a.core.Close():
+	case <-time.After(5 * time.Second):
+		a.log.Warn("operations still running at exit; backends left open")
+	}
 	if admin != nil {
 		actx, acancel := context.WithTimeout(context.Background(), 2*time.Second)
 		admin.Shutdown(actx)
