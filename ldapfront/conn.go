@@ -383,9 +383,8 @@ func (c *conn) nextOp() uint64 {
 // connection's log lines carry; bound is the session's identity then.
 func (c *conn) opInfo(m *message, seq uint64, bound *bridge.Principal) OpInfo {
 	op := OpInfo{Conn: c.id, Op: seq, MsgID: m.id, Listener: c.lis.Name, Source: c.remote}
-	if bound != nil {
-		op.BoundDN = bound.DN()
-	}
+	// The identity as the core resolved it, as in every Decision.
+	op.BoundDN = bound.Identity().DN
 	return op
 }
 

@@ -156,8 +156,9 @@ type OpInfo struct {
 	MsgID    int64  // the client's message id
 	Listener string // the listener's name
 	Source   string // the client's address, host:port
-	// BoundDN is the session's identity when the request arrived, "" when
-	// anonymous; for a bind, the identity the bind replaces.
+	// BoundDN is the session's identity (bridge.Identity.DN) when the
+	// request arrived, "" when anonymous; for a bind, the identity the
+	// bind replaces.
 	BoundDN string
 }
 
