@@ -103,11 +103,6 @@ func NewBindCache(cfg BindCacheConfig) (*BindCache, error) {
 	return c, nil
 }
 
-// SetBindCache installs c for the binds that start from now on; nil turns
-// caching off. Install a new cache (not the old one) when the bind cache
-// configuration changes.
-func (b *Bridge) SetBindCache(c *BindCache) { b.bindCache.Store(c) }
-
 // BindCacheStats are counters for metrics.
 type BindCacheStats struct {
 	Hits, Misses, Stores, Invalidations uint64

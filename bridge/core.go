@@ -10,58 +10,12 @@ import (
 	"github.com/go-ldap/ldap/v3"
 )
 
-// LocalAccount is a service account defined in the bridge's own
-// configuration (for administrative resets on routes whose backend the
-// bridge reaches with its own credentials). Verify checks a password
-// against a stored hash.
-type LocalAccount struct {
-	DN     string
-	Verify func(password []byte) bool
-}
-
-// State is one immutable configuration of the core: routes, backends and
-// local accounts. Reload builds a new State and swaps it in.
-type State struct {
-	router   *Router
-	backends map[string]Backend
-	locals   []localAccount
-}
-
-type localAccount struct {
-	dn     *ldap.DN
-	verify func([]byte) bool
-}
-
-// NewState checks that every route names a known backend.
-func NewState(routes []Route, backends map[string]Backend, locals []LocalAccount) (*State, error) {
-	r, problems := newRouter(routes)
-	for _, rt := range r.routes {
-		if _, ok := backends[rt.Backend]; !ok {
-			problems = append(problems, fmt.Sprintf("route %q: unknown backend %q", rt.Base, rt.Backend))
-		}
-	}
-	s := &State{router: r, backends: backends}
-	for _, la := range locals {
-		dn, err := ParseDN(la.DN)
-		if err != nil || len(dn.RDNs) == 0 || la.Verify == nil {
-			problems = append(problems, fmt.Sprintf("local account %q: not a usable DN and hash", la.DN))
-			continue
-		}
-		s.locals = append(s.locals, localAccount{dn: dn, verify: la.Verify})
-	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("build core state: %s", strings.Join(problems, "; "))
-	}
-	return s, nil
-}
-
 // Bridge is the protocol-neutral core: it authenticates, routes and
-// authorises, and asks a Backend to act.
+// authorises, asks a Backend to act, and returns one Decision per
+// operation.
 type Bridge struct {
 	state atomic.Pointer[State]
 	log   *slog.Logger
-	// bindCache is the optional verified-bind cache (nil: off).
-	bindCache atomic.Pointer[BindCache]
 }
 
 // New makes a core serving st.
@@ -74,55 +28,105 @@ func New(st *State, log *slog.Logger) *Bridge {
 	return b
 }
 
-// Swap installs a new state for operations that start from now on.
-func (b *Bridge) Swap(st *State) { b.state.Store(st) }
+// Swap installs st for the operations that start from now on. The old
+// generation is retired: once the operations that started on it are done,
+// its backends that st does not share are closed (those that have a Close
+// method). The channel closes when that is done.
+func (b *Bridge) Swap(st *State) <-chan struct{} {
+	old := b.state.Swap(st)
+	return b.retire(old, st)
+}
+
+// Close retires the generation in force, as Swap does, when the process
+// stops serving; no operation may start after it.
+func (b *Bridge) Close() <-chan struct{} { return b.retire(b.state.Load(), nil) }
+
+func (b *Bridge) retire(old, next *State) <-chan struct{} {
+	done := make(chan struct{})
+	if old == nil || old == next {
+		close(done)
+		return done
+	}
+	old.retire()
+	go func() {
+		defer close(done)
+		<-old.drained
+		old.closeBackends(next, func(name string, err error) {
+			b.log.Warn("closing a backend of the previous configuration", "backend", name, "err", err)
+		})
+	}()
+	return done
+}
 
 // Current returns the state in force.
 func (b *Bridge) Current() *State { return b.state.Load() }
 
+// NamingContexts are the route bases of the generation in force.
+func (b *Bridge) NamingContexts() []string { return b.state.Load().NamingContexts() }
+
+// enter returns the generation in force, counted as in use until leave.
+func (b *Bridge) enter() *State {
+	for {
+		st := b.state.Load()
+		if st.enter() {
+			return st
+		}
+		// Retired between the load and enter: a newer one is in force.
+	}
+}
+
 // Diagnostics the core uses, worded as slapd words them where it has one.
 const (
-	diagEmptyPassword  = "unauthenticated bind (DN with no password) disallowed"
-	diagAnonymousPwd   = "anonymous bind with a password disallowed"
-	diagAnonChange     = "only authenticated users may change passwords"
-	diagInvalidCreds   = "invalid credentials"
-	diagMustChangeSelf = "you must change your password before doing anything else"
+	diagEmptyPassword = "unauthenticated bind (DN with no password) disallowed"
+	diagAnonymousPwd  = "anonymous bind with a password disallowed"
+	diagAnonChange    = "only authenticated users may change passwords"
+	diagInvalidCreds  = "invalid credentials"
+	diagNeedTLS       = "password changes need TLS on this connection"
+	diagLocalPassword = "the password of a local service account is set in the bridge's configuration"
+	// DiagModifyOnlyPassword answers a Modify of anything but userPassword.
+	DiagModifyOnlyPassword = "this server supports modify of the userPassword attribute only"
 )
 
 // Bind authenticates a simple bind. An empty DN with an empty password is
-// an anonymous bind: success and a nil Principal.
-func (b *Bridge) Bind(ctx context.Context, dn string, password Secret, ctl RequestControls) (Outcome, *Principal) {
+// an anonymous bind: success and no Principal. On success the Decision
+// carries the session's new Principal.
+func (b *Bridge) Bind(ctx context.Context, dn string, password Secret, ctl RequestControls) Decision {
+	d := Decision{Op: OpBind}
 	if strings.TrimSpace(dn) == "" {
 		if password.IsZero() {
-			return Outcome{Code: Success}, nil
+			d.Outcome = Outcome{Code: Success}
+			return d
 		}
-		return Fail(UnwillingToPerform, diagAnonymousPwd), nil
+		d.Outcome = Fail(UnwillingToPerform, diagAnonymousPwd)
+		return d
 	}
-	if password.IsZero() {
+	st := b.enter()
+	defer st.leave()
+	ndn, rt, la := st.bindTarget(&d, dn)
+	switch {
+	case password.IsZero():
 		// RFC 4513 §5.1.2: an unauthenticated bind; refuse it rather
 		// than let an application mistake it for a login.
-		return Fail(UnwillingToPerform, diagEmptyPassword), nil
-	}
-	ndn, err := ParseDN(dn)
-	if err != nil || len(ndn.RDNs) == 0 {
-		return Fail(InvalidDNSyntax, "invalid DN"), nil
-	}
-	st := b.state.Load()
-	for _, la := range st.locals {
-		if la.dn.EqualFold(ndn) {
-			if la.verify(password.Bytes()) {
-				return Outcome{Code: Success}, &Principal{dn: dn, ndn: ndn, local: true}
-			}
-			return Fail(InvalidCredentials, diagInvalidCreds), nil
+		d.Outcome = Fail(UnwillingToPerform, diagEmptyPassword)
+		return d
+	case ndn == nil:
+		d.Outcome = Fail(InvalidDNSyntax, "invalid DN")
+		return d
+	case la != nil:
+		if la.verify(password.Bytes()) {
+			d.Outcome = Outcome{Code: Success}
+			d.Principal = &Principal{dn: dn, ndn: ndn, id: d.Target, local: true}
+			return d
 		}
-	}
-	rt, ok := st.router.Match(ndn)
-	if !ok {
+		d.Outcome = Fail(InvalidCredentials, diagInvalidCreds)
+		return d
+	case rt == nil:
 		// Not distinguishable from a wrong password, as a directory would answer.
-		return Fail(InvalidCredentials, diagInvalidCreds), nil
+		d.Outcome = Fail(InvalidCredentials, diagInvalidCreds)
+		return d
 	}
 	be := st.backends[rt.Backend]
-	cache := b.bindCache.Load()
+	cache := st.cache
 	hit, probe := cache.lookup(st, ndn, password, ctl)
 	out := Outcome{Code: Success}
 	if !hit {
@@ -133,13 +137,43 @@ func (b *Bridge) Bind(ctx context.Context, dn string, password Secret, ctl Reque
 		if out.Code == InvalidCredentials && out.Diagnostic == "" {
 			out.Diagnostic = diagInvalidCreds
 		}
-		return out, nil
+		d.Outcome = out
+		return d
 	}
-	p := &Principal{dn: dn, ndn: ndn, route: rt.Base, password: NewSecret(password.Bytes()), mustChange: out.MustChange}
+	d.Principal = &Principal{dn: dn, ndn: ndn, id: d.Target, route: rt.Base,
+		password: NewSecret(password.Bytes()), mustChange: out.MustChange}
 	if out.MustChange && ctl.PasswordPolicy && out.Policy == nil {
 		out.Policy = PolicyErr(ChangeAfterReset)
 	}
-	return out, p
+	d.Outcome = out
+	d.Restricted = out.MustChange
+	return d
+}
+
+// RefuseBind is the Decision on a bind the front end refused before
+// asking the core (no TLS, SASL, a limit): the same identity the core
+// would have resolved, with the front end's outcome.
+func (b *Bridge) RefuseBind(dn string, out Outcome) Decision {
+	d := Decision{Op: OpBind, Outcome: out}
+	if strings.TrimSpace(dn) == "" {
+		return d
+	}
+	st := b.enter()
+	defer st.leave()
+	st.bindTarget(&d, dn)
+	return d
+}
+
+// bindTarget parses the DN of a bind, once, and resolves whom it names
+// into d.Target; ndn is nil when the DN is not a valid non-empty DN.
+func (st *State) bindTarget(d *Decision, dn string) (ndn *ldap.DN, rt *route, la *localAccount) {
+	ndn, err := ParseDN(dn)
+	if err != nil || len(ndn.RDNs) == 0 {
+		d.Target = Identity{DN: dn}
+		return nil, nil, nil
+	}
+	d.Target, rt, la = st.resolve(ndn)
+	return ndn, rt, la
 }
 
 // PasswordModify is a request to change a password, in the terms of the
@@ -151,50 +185,131 @@ type PasswordModify struct {
 	OldPassword  Secret // zero: absent
 	NewPassword  Secret // zero: generate one
 	Controls     RequestControls
+	// Secure: the connection may carry passwords (TLS, or cleartext the
+	// listener allows); a change over one that may not is refused.
+	Secure bool
+	// Invalid, when set, is the front end's answer to a request it could
+	// not read; the core refuses the change with it, and audits it.
+	Invalid *Outcome
 }
 
-// ChangeInfo tells the caller what the core decided, for audit and metrics.
-type ChangeInfo struct {
-	// Actor is the bound identity that asked ("" when anonymous).
-	Actor   string
-	Target  string
-	Kind    ChangeKind
-	Backend string
+// ModifyRequest is an LDAP Modify as the core needs it: the entry, what
+// the front end read of its changes, and the password change they spell.
+type ModifyRequest struct {
+	// Object is the entry's DN as sent.
+	Object string
+	// TouchesPassword: some change is to userPassword (the request is a
+	// password change attempt, audited whatever becomes of it);
+	// PasswordOnly: every change is.
+	TouchesPassword, PasswordOnly bool
+	// Change is the password change the modifications spell; its
+	// UserIdentity is ignored (the target is Object). Change.Invalid is
+	// why they spell none the bridge takes.
+	Change PasswordModify
 }
 
 // ChangePassword authorises and performs a password change for the session
 // bound as p (nil when anonymous).
-func (b *Bridge) ChangePassword(ctx context.Context, p *Principal, req PasswordModify) (Outcome, ChangeInfo) {
-	var info ChangeInfo
-	if p != nil {
-		info.Actor = p.DN()
-	}
-	if p == nil {
-		return Fail(StrongerAuthRequired, diagAnonChange), info
-	}
+func (b *Bridge) ChangePassword(ctx context.Context, p *Principal, req PasswordModify) Decision {
+	d := Decision{Op: OpPasswordModify, Actor: p.Identity()}
 	target := req.UserIdentity
+	uform := false
 	switch {
-	case target == "":
+	case target == "" && p != nil:
 		target = p.DN()
 	case strings.HasPrefix(target, "dn:"):
 		target = target[3:]
 	case strings.HasPrefix(target, "u:"):
-		return Fail(UnwillingToPerform, "userIdentity in the u: form is not supported; give a DN"), info
+		uform = true
+	}
+	st := b.enter()
+	defer st.leave()
+	refuse := func(o Outcome) Decision {
+		d.Outcome = o
+		d.Restricted = p.MustChange()
+		return d
+	}
+	d.Target = Identity{DN: target}
+	switch {
+	case !req.Secure:
+		return refuse(Fail(ConfidentialityRequired, diagNeedTLS))
+	case req.Invalid != nil:
+		return refuse(*req.Invalid)
+	case p == nil:
+		return refuse(Fail(StrongerAuthRequired, diagAnonChange))
+	case uform:
+		return refuse(Fail(UnwillingToPerform, "userIdentity in the u: form is not supported; give a DN"))
 	}
 	tdn, err := ParseDN(target)
 	if err != nil || len(tdn.RDNs) == 0 {
-		return Fail(InvalidDNSyntax, "userIdentity is not a valid DN"), info
+		return refuse(Fail(InvalidDNSyntax, "userIdentity is not a valid DN"))
 	}
-	info.Target = target
-	st := b.state.Load()
-	rt, ok := st.router.Match(tdn)
-	if !ok {
-		return Fail(NoSuchObject, "no backend serves this DN"), info
+	return b.change(ctx, st, p, &d, target, tdn, req)
+}
+
+// Modify answers an LDAP Modify: a change of userPassword is a password
+// change, with the result codes of Password Modify; any other is refused.
+func (b *Bridge) Modify(ctx context.Context, p *Principal, req ModifyRequest) Decision {
+	d := Decision{Op: OpModify, Actor: p.Identity()}
+	if req.TouchesPassword {
+		d.Op = OpModifyPassword
 	}
-	info.Backend = rt.Backend
+	tdn, err := ParseDN(req.Object)
+	if err != nil || len(tdn.RDNs) == 0 {
+		tdn = nil
+	}
+	d.Target = named(req.Object, tdn)
+	refuse := func(o Outcome) Decision {
+		d.Outcome = o
+		d.Restricted = p.MustChange()
+		return d
+	}
+	// A session that must change its password may change its own and do
+	// nothing else, as under slapd's ppolicy; that comes first.
+	if o, ok := Restriction(p, d.Op, tdn != nil && p.Is(tdn), req.PasswordOnly); !ok {
+		return refuse(o)
+	}
+	switch {
+	case !req.TouchesPassword:
+		return refuse(Fail(UnwillingToPerform, DiagModifyOnlyPassword))
+	case !req.Change.Secure:
+		return refuse(Fail(ConfidentialityRequired, diagNeedTLS))
+	case tdn == nil:
+		return refuse(Fail(InvalidDNSyntax, "invalid DN: a password is modified on a user's entry"))
+	case req.Change.Invalid != nil:
+		return refuse(*req.Change.Invalid)
+	case p == nil:
+		return refuse(Fail(StrongerAuthRequired, diagAnonChange))
+	}
+	st := b.enter()
+	defer st.leave()
+	d2 := b.change(ctx, st, p, &d, req.Object, tdn, req.Change)
+	// A ModifyResponse has nowhere to put a generated password, and every
+	// shape the front end accepts names the new one.
+	d2.Outcome.GeneratedPassword.Wipe()
+	return d2
+}
+
+// change routes, authorises and performs a password change of the user
+// tdn (target as sent) for the session p, filling d.
+func (b *Bridge) change(ctx context.Context, st *State, p *Principal, d *Decision, target string, tdn *ldap.DN, req PasswordModify) Decision {
+	refuse := func(o Outcome) Decision {
+		d.Outcome = o
+		d.Restricted = p.MustChange()
+		return *d
+	}
+	var rt *route
+	var la *localAccount
+	d.Target, rt, la = st.resolve(tdn)
+	if rt == nil && la == nil {
+		return refuse(Fail(NoSuchObject, "no backend serves this DN"))
+	}
 	self := p.Is(tdn)
-	if !self && p.MustChange() {
-		return Fail(InsufficientAccessRights, diagMustChangeSelf), info
+	if o, ok := Restriction(p, OpPasswordModify, self, true); !ok {
+		return refuse(o)
+	}
+	if la != nil {
+		return refuse(Fail(UnwillingToPerform, diagLocalPassword))
 	}
 	creq := ChangeRequest{
 		Target:      target,
@@ -204,8 +319,6 @@ func (b *Bridge) ChangePassword(ctx context.Context, p *Principal, req PasswordM
 		Route:       rt.Options,
 	}
 	switch {
-	case self && p.Local():
-		return Fail(UnwillingToPerform, "the password of a local service account is set in the bridge's configuration"), info
 	case self:
 		creq.Kind = SelfChange
 		creq.Actor = p.credentials()
@@ -220,7 +333,7 @@ func (b *Bridge) ChangePassword(ctx context.Context, p *Principal, req PasswordM
 			// The backend acts as the bound user and applies its own
 			// access control.
 		default:
-			return Fail(InsufficientAccessRights, fmt.Sprintf("%s may not reset passwords under %q", p.DN(), rt.Base)), info
+			return refuse(Fail(InsufficientAccessRights, fmt.Sprintf("%s may not reset passwords under %q", p.DN(), rt.Base)))
 		}
 		if !p.Local() {
 			creq.Actor = p.credentials()
@@ -229,10 +342,10 @@ func (b *Bridge) ChangePassword(ctx context.Context, p *Principal, req PasswordM
 		// backend that saw one would treat the request as a self change.
 		creq.OldPassword = Secret{}
 	}
-	info.Kind = creq.Kind
+	d.Kind = creq.Kind
 	// The verified-bind cache forgets the target before the change (and
 	// refuses verifications that overlap it) and again after it.
-	cache := b.bindCache.Load()
+	cache := st.cache
 	cache.forget(tdn)
 	out := st.backends[rt.Backend].ChangePassword(ctx, creq)
 	cache.forget(tdn)
@@ -244,5 +357,7 @@ func (b *Bridge) ChangePassword(ctx context.Context, p *Principal, req PasswordM
 		}
 		p.passwordChanged(nw)
 	}
-	return out, info
+	d.Outcome = out
+	d.Restricted = p.MustChange()
+	return *d
 }

@@ -48,9 +48,15 @@ func newCore(t *testing.T) (*Bridge, *recorder, *recorder) {
 	return New(st, nil), pd, p1
 }
 
+// split is a bind's Decision as the session uses it.
+func split(d Decision) (Outcome, *Principal) { return d.Outcome, d.Principal }
+
+// chg is a change's Decision as its outcome and the rest.
+func chg(d Decision) (Outcome, Decision) { return d.Outcome, d }
+
 func bind(t *testing.T, b *Bridge, dn, pw string) *Principal {
 	t.Helper()
-	out, p := b.Bind(context.Background(), dn, SecretString(pw), RequestControls{})
+	out, p := split(b.Bind(context.Background(), dn, SecretString(pw), RequestControls{}))
 	if !out.OK() || p == nil {
 		t.Fatalf("bind %s: %+v", dn, out)
 	}
@@ -75,7 +81,7 @@ func TestRouteLongestMatch(t *testing.T) {
 			t.Errorf("%s: routed to the wrong backend (pd %d, p1 %d)", tc.dn, len(pd.binds), len(p1.binds))
 		}
 	}
-	out, p := b.Bind(context.Background(), "uid=x,dc=other,dc=org", SecretString("pw"), RequestControls{})
+	out, p := split(b.Bind(context.Background(), "uid=x,dc=other,dc=org", SecretString("pw"), RequestControls{}))
 	if out.Code != InvalidCredentials || p != nil {
 		t.Errorf("unrouted DN: %+v", out)
 	}
@@ -98,7 +104,7 @@ func TestBindRules(t *testing.T) {
 		{"local account wrong password", "cn=svc,dc=example,dc=com", "nope", InvalidCredentials, false},
 	} {
 		pd.binds = nil
-		out, p := b.Bind(ctx, tc.dn, SecretString(tc.pw), RequestControls{})
+		out, p := split(b.Bind(ctx, tc.dn, SecretString(tc.pw), RequestControls{}))
 		if out.Code != tc.code || (p != nil) != tc.principal {
 			t.Errorf("%s: got %v principal=%v, want %v principal=%v", tc.name, out.Code, p != nil, tc.code, tc.principal)
 		}
@@ -111,7 +117,7 @@ func TestBindRules(t *testing.T) {
 	}
 	// A backend's failure passes through, and gives no principal.
 	pd.bindOut = Outcome{Code: Unavailable, Diagnostic: "backend pd: connection refused"}
-	out, p := b.Bind(ctx, "uid=bob,ou=staff,dc=example,dc=com", SecretString("x"), RequestControls{})
+	out, p := split(b.Bind(ctx, "uid=bob,ou=staff,dc=example,dc=com", SecretString("x"), RequestControls{}))
 	if out.Code != Unavailable || p != nil {
 		t.Errorf("outage: %+v", out)
 	}
@@ -120,17 +126,17 @@ func TestBindRules(t *testing.T) {
 func TestMustChangeBind(t *testing.T) {
 	b, pd, _ := newCore(t)
 	pd.bindOut = Outcome{Code: Success, MustChange: true}
-	out, p := b.Bind(context.Background(), "uid=bob,ou=staff,dc=example,dc=com", SecretString("x"), RequestControls{PasswordPolicy: true})
+	out, p := split(b.Bind(context.Background(), "uid=bob,ou=staff,dc=example,dc=com", SecretString("x"), RequestControls{PasswordPolicy: true}))
 	if !out.OK() || !p.MustChange() || out.Policy == nil || out.Policy.Error != ChangeAfterReset {
 		t.Fatalf("must-change bind: %+v", out)
 	}
 	// Restricted: may not touch anyone else's password...
-	out, _ = b.ChangePassword(context.Background(), p, PasswordModify{UserIdentity: "uid=carol,ou=staff,dc=example,dc=com", NewPassword: SecretString("n")})
+	out, _ = chg(b.ChangePassword(context.Background(), p, PasswordModify{Secure: true, UserIdentity: "uid=carol,ou=staff,dc=example,dc=com", NewPassword: SecretString("n")}))
 	if out.Code != InsufficientAccessRights {
 		t.Errorf("restricted session changed another password: %+v", out)
 	}
 	// ...but may change its own, which lifts the restriction.
-	out, _ = b.ChangePassword(context.Background(), p, PasswordModify{NewPassword: SecretString("New-Passw0rd")})
+	out, _ = chg(b.ChangePassword(context.Background(), p, PasswordModify{Secure: true, NewPassword: SecretString("New-Passw0rd")}))
 	if !out.OK() || p.MustChange() {
 		t.Errorf("own change: %+v mustChange=%v", out, p.MustChange())
 	}
@@ -152,19 +158,19 @@ func TestChangeAuthorisation(t *testing.T) {
 		req    PasswordModify
 		want   want
 	}{
-		{"anonymous", "", PasswordModify{UserIdentity: bob, OldPassword: SecretString("o"), NewPassword: SecretString("n")}, want{code: StrongerAuthRequired}},
-		{"self implicit", bob, PasswordModify{NewPassword: SecretString("n")}, want{Success, "pd", SelfChange, bob, false}},
-		{"self explicit dn: form", bob, PasswordModify{UserIdentity: "dn:" + strings.ToUpper(bob), OldPassword: SecretString("o")}, want{Success, "pd", SelfChange, bob, true}},
-		{"pd reset delegated to backend", bob, PasswordModify{UserIdentity: carol, NewPassword: SecretString("n")}, want{Success, "pd", AdminReset, bob, false}},
-		{"pd reset drops old password", admin, PasswordModify{UserIdentity: carol, OldPassword: SecretString("o"), NewPassword: SecretString("n")}, want{Success, "pd", AdminReset, admin, false}},
-		{"p1 reset by listed admin", admin, PasswordModify{UserIdentity: alice, NewPassword: SecretString("n")}, want{Success, "p1", AdminReset, admin, false}},
-		{"p1 reset by someone else", bob, PasswordModify{UserIdentity: alice, NewPassword: SecretString("n")}, want{code: InsufficientAccessRights}},
-		{"p1 old password proof not enabled", bob, PasswordModify{UserIdentity: alice, OldPassword: SecretString("o"), NewPassword: SecretString("n")}, want{code: InsufficientAccessRights}},
-		{"u: form", bob, PasswordModify{UserIdentity: "u:bob"}, want{code: UnwillingToPerform}},
-		{"bad dn", bob, PasswordModify{UserIdentity: "not a dn"}, want{code: InvalidDNSyntax}},
-		{"unrouted", bob, PasswordModify{UserIdentity: "uid=x,dc=other"}, want{code: NoSuchObject}},
-		{"local admin on p1", "cn=svc,dc=example,dc=com", PasswordModify{UserIdentity: alice}, want{code: InsufficientAccessRights}},
-		{"local account self", "cn=svc,dc=example,dc=com", PasswordModify{NewPassword: SecretString("n")}, want{code: UnwillingToPerform}},
+		{"anonymous", "", PasswordModify{Secure: true, UserIdentity: bob, OldPassword: SecretString("o"), NewPassword: SecretString("n")}, want{code: StrongerAuthRequired}},
+		{"self implicit", bob, PasswordModify{Secure: true, NewPassword: SecretString("n")}, want{Success, "pd", SelfChange, bob, false}},
+		{"self explicit dn: form", bob, PasswordModify{Secure: true, UserIdentity: "dn:" + strings.ToUpper(bob), OldPassword: SecretString("o")}, want{Success, "pd", SelfChange, bob, true}},
+		{"pd reset delegated to backend", bob, PasswordModify{Secure: true, UserIdentity: carol, NewPassword: SecretString("n")}, want{Success, "pd", AdminReset, bob, false}},
+		{"pd reset drops old password", admin, PasswordModify{Secure: true, UserIdentity: carol, OldPassword: SecretString("o"), NewPassword: SecretString("n")}, want{Success, "pd", AdminReset, admin, false}},
+		{"p1 reset by listed admin", admin, PasswordModify{Secure: true, UserIdentity: alice, NewPassword: SecretString("n")}, want{Success, "p1", AdminReset, admin, false}},
+		{"p1 reset by someone else", bob, PasswordModify{Secure: true, UserIdentity: alice, NewPassword: SecretString("n")}, want{code: InsufficientAccessRights}},
+		{"p1 old password proof not enabled", bob, PasswordModify{Secure: true, UserIdentity: alice, OldPassword: SecretString("o"), NewPassword: SecretString("n")}, want{code: InsufficientAccessRights}},
+		{"u: form", bob, PasswordModify{Secure: true, UserIdentity: "u:bob"}, want{code: UnwillingToPerform}},
+		{"bad dn", bob, PasswordModify{Secure: true, UserIdentity: "not a dn"}, want{code: InvalidDNSyntax}},
+		{"unrouted", bob, PasswordModify{Secure: true, UserIdentity: "uid=x,dc=other"}, want{code: NoSuchObject}},
+		{"local admin on p1", "cn=svc,dc=example,dc=com", PasswordModify{Secure: true, UserIdentity: alice}, want{code: InsufficientAccessRights}},
+		{"local account self", "cn=svc,dc=example,dc=com", PasswordModify{Secure: true, NewPassword: SecretString("n")}, want{code: UnwillingToPerform}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, pd, p1 := newCore(t)
@@ -176,7 +182,7 @@ func TestChangeAuthorisation(t *testing.T) {
 				}
 				p = bind(t, b, tc.binder, pw)
 			}
-			out, info := b.ChangePassword(ctx, p, tc.req)
+			out, info := chg(b.ChangePassword(ctx, p, tc.req))
 			if out.Code != tc.want.code {
 				t.Fatalf("code %v (%s), want %v", out.Code, out.Diagnostic, tc.want.code)
 			}
@@ -195,8 +201,8 @@ func TestChangeAuthorisation(t *testing.T) {
 				t.Fatalf("want one call to %s, got pd=%d p1=%d", tc.want.backend, len(pd.changes), len(p1.changes))
 			}
 			c := got[0]
-			if c.Kind != tc.want.kind || info.Kind != tc.want.kind || info.Backend != tc.want.backend {
-				t.Errorf("kind %v/%v backend %q", c.Kind, info.Kind, info.Backend)
+			if c.Kind != tc.want.kind || info.Kind != tc.want.kind || info.Target.Backend != tc.want.backend {
+				t.Errorf("kind %v/%v backend %q", c.Kind, info.Kind, info.Target.Backend)
 			}
 			if !strings.EqualFold(c.Actor.DN, tc.want.actor) {
 				t.Errorf("actor %q, want %q", c.Actor.DN, tc.want.actor)
@@ -219,7 +225,7 @@ func TestOldPasswordProof(t *testing.T) {
 	}
 	b := New(st, nil)
 	p := bind(t, b, "uid=bob,dc=example,dc=com", "pw")
-	out, _ := b.ChangePassword(context.Background(), p, PasswordModify{UserIdentity: "uid=carol,dc=example,dc=com", OldPassword: SecretString("carol-old"), NewPassword: SecretString("n")})
+	out, _ := chg(b.ChangePassword(context.Background(), p, PasswordModify{Secure: true, UserIdentity: "uid=carol,dc=example,dc=com", OldPassword: SecretString("carol-old"), NewPassword: SecretString("n")}))
 	if !out.OK() || len(pd.changes) != 1 {
 		t.Fatalf("%+v", out)
 	}
@@ -236,11 +242,11 @@ func TestOldPasswordProof(t *testing.T) {
 func TestSessionPasswordFollowsSelfChange(t *testing.T) {
 	b, pd, _ := newCore(t)
 	p := bind(t, b, "uid=bob,ou=staff,dc=example,dc=com", "first")
-	if out, _ := b.ChangePassword(context.Background(), p, PasswordModify{NewPassword: SecretString("second")}); !out.OK() {
+	if out, _ := chg(b.ChangePassword(context.Background(), p, PasswordModify{Secure: true, NewPassword: SecretString("second")})); !out.OK() {
 		t.Fatal(out)
 	}
 	pd.chgOut = Outcome{Code: Success, GeneratedPassword: SecretString("generated")}
-	if out, _ := b.ChangePassword(context.Background(), p, PasswordModify{}); !out.OK() {
+	if out, _ := chg(b.ChangePassword(context.Background(), p, PasswordModify{Secure: true})); !out.OK() {
 		t.Fatal(out)
 	}
 	if got := p.credentials().Password.Reveal(); got != "generated" {

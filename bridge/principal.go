@@ -13,6 +13,7 @@ import (
 type Principal struct {
 	dn    string
 	ndn   *ldap.DN
+	id    Identity
 	route string // the route base it bound through; "" for local accounts
 	local bool
 
@@ -27,12 +28,25 @@ func (p *Principal) DN() string { return p.dn }
 // ParsedDN is the parsed identity.
 func (p *Principal) ParsedDN() *ldap.DN { return p.ndn }
 
+// Identity is the identity the core resolved at bind time; zero on nil
+// (an anonymous session).
+func (p *Principal) Identity() Identity {
+	if p == nil {
+		return Identity{}
+	}
+	return p.id
+}
+
 // Local reports whether the identity is one of the bridge's own service
 // accounts rather than a backend user.
 func (p *Principal) Local() bool { return p.local }
 
-// MustChange reports whether the session may only change its own password.
+// MustChange reports whether the session may only change its own password
+// (Restriction says what that allows). False on nil.
 func (p *Principal) MustChange() bool {
+	if p == nil {
+		return false
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.mustChange

@@ -2,8 +2,9 @@
 // defaults, strict decoding, validation that reports every problem with its
 // line, and secrets taken from the environment and from files.
 //
-// It knows nothing of LDAP or HTTP; cmd/ldapbridge turns a *Config into
-// listeners, backends and routes.
+// It knows nothing of LDAP or HTTP and builds no core type; cmd/ldapbridge
+// turns a *Config into listeners and backends, and package generation into
+// the core's routes and accounts.
 package config
 
 import (
@@ -260,54 +261,6 @@ func (c *Config) Backend(name string) (Backend, bool) {
 		}
 	}
 	return Backend{}, false
-}
-
-// BridgeRoutes converts the routes for bridge.NewState. A route to a
-// PingDirectory backend with no admins leaves authorisation of resets to
-// PingDirectory, which acts as the bound user.
-func (c *Config) BridgeRoutes() []bridge.Route {
-	out := make([]bridge.Route, 0, len(c.Routes))
-	for _, r := range c.Routes {
-		be, _ := c.Backend(r.Backend)
-		br := bridge.Route{
-			Base:                  r.Base,
-			Backend:               r.Backend,
-			Admins:                append([]string(nil), r.Admins...),
-			BackendAuthorizes:     be.Type == TypePingDirectory,
-			AllowOldPasswordProof: r.AllowOldPasswordProof,
-			Options: bridge.RouteOptions{
-				Base:         r.Base,
-				ForceChange:  r.ForceChange,
-				BypassPolicy: r.BypassPolicy,
-			},
-		}
-		if g := r.Gateway; g != nil {
-			corr := make(map[string]string, len(g.Correlation))
-			for k, v := range g.Correlation {
-				corr[k] = v
-			}
-			br.Options.Gateway = &bridge.Gateway{ID: g.ID, UserTypeID: g.UserTypeID, Correlation: corr}
-		}
-		out = append(out, br)
-	}
-	return out
-}
-
-// LocalAccounts converts the accounts for bridge.NewState; each verifies
-// passwords with VerifyHash.
-func (c *Config) LocalAccounts() []bridge.LocalAccount {
-	out := make([]bridge.LocalAccount, 0, len(c.Accounts))
-	for _, a := range c.Accounts {
-		hash := a.PasswordHash
-		out = append(out, bridge.LocalAccount{
-			DN: a.DN,
-			Verify: func(password []byte) bool {
-				ok, err := VerifyHash(hash, password)
-				return err == nil && ok
-			},
-		})
-	}
-	return out
 }
 
 // YAML renders the effective configuration, defaults included, in a form

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/ldapbridge/ldapbridge/bridge"
 )
 
 func TestMinimalGetsDefaults(t *testing.T) {
@@ -393,36 +391,6 @@ func TestFileSecrets(t *testing.T) {
 	cfg := mustParse(t, edit(base, map[int]string{12: "      client_secret_file: /nonexistent/secret"}), ParseOptions{SkipFileChecks: true})
 	if !cfg.Backends[0].PingOne.ClientSecret.IsZero() {
 		t.Error("secret read with file checks skipped")
-	}
-}
-
-func TestBridgeConversion(t *testing.T) {
-	src := edit(base, map[int]string{
-		22: `    gateway: {id: g1, user_type_id: u1, correlation: {uid: "{uid}"}}`,
-		25: `    admins: ["cn=admin,dc=example,dc=com"]`,
-	})
-	cfg := mustParse(t, src, ParseOptions{})
-	routes := cfg.BridgeRoutes()
-	if len(routes) != 2 {
-		t.Fatalf("%d routes", len(routes))
-	}
-	p1, pd := routes[0], routes[1]
-	if p1.BackendAuthorizes || !pd.BackendAuthorizes {
-		t.Errorf("BackendAuthorizes: p1 %v pd %v", p1.BackendAuthorizes, pd.BackendAuthorizes)
-	}
-	if !p1.Options.ForceChange || p1.Options.Base != "ou=people,dc=example,dc=com" ||
-		p1.Options.Gateway == nil || p1.Options.Gateway.Correlation["uid"] != "{uid}" {
-		t.Errorf("p1 options: %+v", p1.Options)
-	}
-	if len(pd.Admins) != 1 {
-		t.Errorf("pd admins %q", pd.Admins)
-	}
-	locals := cfg.LocalAccounts()
-	if len(locals) != 1 || !locals[0].Verify([]byte("U*U")) || locals[0].Verify([]byte("U*U*")) {
-		t.Error("local account does not verify its password (or accepts another)")
-	}
-	if _, err := bridge.NewState(routes, map[string]bridge.Backend{"p1": nil, "pd": nil}, locals); err != nil {
-		t.Errorf("bridge rejects the converted config: %v", err)
 	}
 }
 

@@ -383,9 +383,8 @@ func (c *conn) nextOp() uint64 {
 // connection's log lines carry; bound is the session's identity then.
 func (c *conn) opInfo(m *message, seq uint64, bound *bridge.Principal) OpInfo {
 	op := OpInfo{Conn: c.id, Op: seq, MsgID: m.id, Listener: c.lis.Name, Source: c.remote}
-	if bound != nil {
-		op.BoundDN = bound.DN()
-	}
+	// The identity as the core resolved it, as in every Decision.
+	op.BoundDN = bound.Identity().DN
 	return op
 }
 
@@ -397,9 +396,10 @@ type handler func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode)
 const diagInternal = "internal error"
 
 // execute applies what every operation shares (critical controls, the
-// must-change restriction) and runs h, turning a panic into "other". own
-// is the result when execute answered without h's answer.
-func (c *conn) execute(ctx context.Context, m *message, seq uint64, name string, respTag byte, restricted bool, h handler) (out []byte, code bridge.ResultCode, own *result) {
+// core's must-change restriction for gate) and runs h, turning a panic
+// into "other". own is the result when execute answered without h's
+// answer.
+func (c *conn) execute(ctx context.Context, m *message, seq uint64, name string, respTag byte, gate bridge.Operation, h handler) (out []byte, code bridge.ResultCode, own *result) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error("operation panicked", "op", seq, "msgid", m.id, "type", name,
@@ -415,27 +415,16 @@ func (c *conn) execute(ctx context.Context, m *message, seq uint64, name string,
 			diag: "critical control " + quoteOID(ctl.unsupported) + " is not supported"}
 		return appendMessage(nil, m.id, respTag, *own, nil, nil), own.code, own
 	}
-	if restricted {
-		if p := c.currentPrincipal(); p != nil && p.MustChange() {
-			o := restrictedOutcome()
-			var ctls []respControl
-			if ctl.core.PasswordPolicy {
-				ctls = append(ctls, policyControl(o.Policy))
-			}
-			own = &result{code: o.Code, diag: o.Diagnostic}
-			return appendMessage(nil, m.id, respTag, resultOf(o), nil, ctls), o.Code, own
+	if o, ok := bridge.Restriction(c.currentPrincipal(), gate, false, false); !ok {
+		var ctls []respControl
+		if ctl.core.PasswordPolicy {
+			ctls = append(ctls, policyControl(o.Policy))
 		}
+		own = &result{code: o.Code, diag: o.Diagnostic}
+		return appendMessage(nil, m.id, respTag, resultOf(o), nil, ctls), o.Code, own
 	}
 	out, code = h(ctx, ctl)
 	return out, code, nil
-}
-
-// restrictedOutcome answers what a session that must change its password
-// may not do, in slapd's words, which some applications match on.
-func restrictedOutcome() bridge.Outcome {
-	return bridge.Outcome{Code: bridge.InsufficientAccessRights,
-		Diagnostic: "Operations are restricted to bind/unbind/abandon/StartTLS/modify password",
-		Policy:     bridge.PolicyErr(bridge.ChangeAfterReset)}
 }
 
 // describePanic keeps request content out of the log: runtime errors are
@@ -448,9 +437,10 @@ func describePanic(r any) string {
 }
 
 // startOp runs operation seq in its own goroutine, or answers busy when
-// the connection already has MaxOpsPerConn in flight. It reports whether
-// h will run.
-func (c *conn) startOp(m *message, seq uint64, name string, respTag byte, restricted bool, h handler) bool {
+// the connection already has MaxOpsPerConn in flight. gate is what the
+// core's must-change restriction is asked about first (bridge.OpNone:
+// nothing). It reports whether h will run.
+func (c *conn) startOp(m *message, seq uint64, name string, respTag byte, gate bridge.Operation, h handler) bool {
 	c.mu.Lock()
 	if len(c.ops) >= c.lim.MaxOpsPerConn {
 		c.mu.Unlock()
@@ -478,7 +468,7 @@ func (c *conn) startOp(m *message, seq uint64, name string, respTag byte, restri
 		defer c.opsWG.Done()
 		defer cancel()
 		start := time.Now()
-		out, code, _ := c.execute(ctx, m, seq, name, respTag, restricted, h)
+		out, code, _ := c.execute(ctx, m, seq, name, respTag, gate, h)
 		if o.abandoned.Load() {
 			code = bridge.Canceled
 		} else {
@@ -501,7 +491,7 @@ func (c *conn) startOp(m *message, seq uint64, name string, respTag byte, restri
 func (c *conn) runSync(ctx context.Context, m *message, seq uint64, name string, respTag byte, h handler,
 	answered func(code bridge.ResultCode, own *result)) bridge.ResultCode {
 	start := time.Now()
-	out, code, own := c.execute(ctx, m, seq, name, respTag, false, h)
+	out, code, own := c.execute(ctx, m, seq, name, respTag, bridge.OpNone, h)
 	if answered != nil {
 		answered(code, own)
 	}

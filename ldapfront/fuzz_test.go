@@ -126,7 +126,7 @@ func exercise(t *testing.T, m *message) {
 			return
 		}
 		searchTarget(r)
-		if _, err := matchFilter(r.filter, rootDSE(&Options{Vendor: "v"}, true)); err != nil && !errors.Is(err, errMalformed) {
+		if _, err := matchFilter(r.filter, rootDSE(&Options{Vendor: "v"}, []string{"dc=example,dc=com"}, true)); err != nil && !errors.Is(err, errMalformed) {
 			t.Fatalf("matchFilter: %v", err)
 		}
 		selectAttributes(subschema(), r.attrs)
@@ -229,7 +229,7 @@ func checkModify(t *testing.T, op *ber.Packet, raw []byte) {
 		}
 		// The diagnostic is the bridge's own words, or names an
 		// attribute (never a value) of the request.
-		if rest, ok := strings.CutPrefix(oe.diag, diagModifyOnlyPassword+"; this request also modifies "); ok {
+		if rest, ok := strings.CutPrefix(oe.diag, bridge.DiagModifyOnlyPassword+"; this request also modifies "); ok {
 			named := false
 			for _, c := range r.changes {
 				named = named || !c.password && rest == printable(c.attr, 64)

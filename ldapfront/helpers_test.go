@@ -147,20 +147,26 @@ func testLimits() Limits {
 type events struct {
 	mu      sync.Mutex
 	limits  []string
-	changes []bridge.ChangeInfo
-	audits  []audited // BindFailed and PasswordChange, in order
+	changes []changeEvent
+	audits  []audited // failed binds and password changes, in order
 	opened  int
 	closed  int
 	ops     map[string][]bridge.ResultCode
 }
 
-// audited is one BindFailed or PasswordChange call.
+// audited is one Decided call about a failed bind or a password change.
 type audited struct {
-	bind bool // BindFailed; else PasswordChange
+	bind bool // a failed bind; else a password change
 	op   OpInfo
-	dn   string // BindFailed's dn
-	info bridge.ChangeInfo
+	dn   string // the bind's target DN
+	info changeEvent
 	out  bridge.Outcome
+}
+
+// changeEvent is what a password change Decision says of whom.
+type changeEvent struct {
+	Actor, Target, Backend string
+	Kind                   bridge.ChangeKind
 }
 
 func (e *events) ConnOpened(string) { e.mu.Lock(); e.opened++; e.mu.Unlock() }
@@ -174,16 +180,17 @@ func (e *events) OpDone(op string, code bridge.ResultCode, _ time.Duration) {
 	}
 	e.ops[op] = append(e.ops[op], code)
 }
-func (e *events) PasswordChange(op OpInfo, info bridge.ChangeInfo, out bridge.Outcome) {
+func (e *events) Decided(op OpInfo, d bridge.Decision) {
 	e.mu.Lock()
-	e.changes = append(e.changes, info)
-	e.audits = append(e.audits, audited{op: op, info: info, out: out})
-	e.mu.Unlock()
-}
-func (e *events) BindFailed(op OpInfo, dn string, out bridge.Outcome) {
-	e.mu.Lock()
-	e.audits = append(e.audits, audited{bind: true, op: op, dn: dn, out: out})
-	e.mu.Unlock()
+	defer e.mu.Unlock()
+	switch {
+	case d.Op == bridge.OpBind && !d.Outcome.OK():
+		e.audits = append(e.audits, audited{bind: true, op: op, dn: d.Target.DN, out: d.Outcome})
+	case d.ChangesPassword():
+		info := changeEvent{Actor: d.Actor.DN, Target: d.Target.DN, Backend: d.Target.Backend, Kind: d.Kind}
+		e.changes = append(e.changes, info)
+		e.audits = append(e.audits, audited{op: op, info: info, out: d.Outcome})
+	}
 }
 
 func (e *events) audited() []audited {
@@ -599,8 +606,8 @@ func withClock(clk *fakeClock) func(*Server) {
 	return func(s *Server) { s.now = clk.Now }
 }
 
-func (e *events) passwordChanges() []bridge.ChangeInfo {
+func (e *events) passwordChanges() []changeEvent {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]bridge.ChangeInfo(nil), e.changes...)
+	return append([]changeEvent(nil), e.changes...)
 }

@@ -127,12 +127,9 @@ func decodeModify(op *ber.Packet) (modifyRequest, error) {
 	return r, nil
 }
 
-// Diagnostics of Modify requests the bridge does not take.
-const (
-	diagModifyOnlyPassword = "this server supports modify of the userPassword attribute only"
-	diagModifyShape        = "unsupported change of userPassword: send replace with the new password, " +
-		"or delete of the old password followed by add of the new one"
-)
+// diagModifyShape answers a change of userPassword the bridge does not take.
+const diagModifyShape = "unsupported change of userPassword: send replace with the new password, " +
+	"or delete of the old password followed by add of the new one"
 
 // passwordChange reads a Modify of userPassword as a password change:
 //
@@ -159,7 +156,7 @@ func (r *modifyRequest) passwordChange() (bridge.PasswordModify, *opError) {
 	for _, c := range r.changes {
 		switch {
 		case !c.password:
-			return unwilling(diagModifyOnlyPassword + "; this request also modifies " + printable(c.attr, 64))
+			return unwilling(bridge.DiagModifyOnlyPassword + "; this request also modifies " + printable(c.attr, 64))
 		case c.options:
 			return unwilling("userPassword with attribute options is not supported")
 		}
@@ -192,57 +189,22 @@ func (r *modifyRequest) passwordChange() (bridge.PasswordModify, *opError) {
 	return pm, nil
 }
 
-// modify answers request seq, a ModifyRequest: a change of userPassword
-// is a password change, with the result codes and response controls of
-// Password Modify; any other modify is refused.
+// modify answers request seq, a ModifyRequest: the core decides (a change
+// of userPassword is a password change, with the result codes and response
+// controls of Password Modify; any other modify is refused); this encodes.
 func (c *conn) modify(ctx context.Context, m *message, seq uint64, ctl controls, mr *modifyRequest) ([]byte, bridge.ResultCode) {
-	reply := func(o bridge.Outcome) ([]byte, bridge.ResultCode) {
-		return appendMessage(nil, m.id, appModifyResponse, resultOf(o), nil, changeControls(ctl, o)), o.Code
-	}
 	p := c.currentPrincipal()
 	op := c.opInfo(m, seq, p)
-	refuse := func(o bridge.Outcome) ([]byte, bridge.ResultCode) {
-		if mr.touchesPassword() {
-			info := bridge.ChangeInfo{Target: mr.object}
-			if p != nil {
-				info.Actor = p.DN()
-			}
-			c.srv.obs.PasswordChange(op, info, o)
-			c.log.Info("password change refused", "op", seq, "msgid", m.id, "type", "modify", "target", printable(mr.object, 256), "outcome", o)
-		}
-		return reply(o)
-	}
-	target, derr := bridge.ParseDN(mr.object)
-	validDN := derr == nil && len(target.RDNs) > 0
-	// A session that must change its password may change its own and do
-	// nothing else, as under slapd's ppolicy.
-	if p != nil && p.MustChange() && !(validDN && p.Is(target) && mr.passwordOnly()) {
-		return refuse(restrictedOutcome())
-	}
-	if !mr.touchesPassword() {
-		return reply(bridge.Fail(bridge.UnwillingToPerform, diagModifyOnlyPassword))
-	}
-	if !c.cleartextOK() {
-		return refuse(bridge.Fail(bridge.ConfidentialityRequired, "password changes need TLS on this connection"))
-	}
-	if !validDN {
-		return refuse(bridge.Fail(bridge.InvalidDNSyntax, "invalid DN: a password is modified on a user's entry"))
-	}
 	pm, oe := mr.passwordChange()
 	if oe != nil {
-		return refuse(bridge.Fail(oe.code, oe.diag))
+		invalid := bridge.Fail(oe.code, oe.diag)
+		pm.Invalid = &invalid
 	}
 	pm.Controls = ctl.core
-	o, info := c.srv.core.ChangePassword(ctx, p, pm)
-	// A ModifyResponse has nowhere to put a generated password, and every
-	// shape accepted above names the new one.
-	o.GeneratedPassword.Wipe()
-	if info.Target == "" {
-		// The core refused before naming it (an anonymous session).
-		info.Target = mr.object
-	}
-	c.srv.obs.PasswordChange(op, info, o)
-	c.log.Info("password change", "op", seq, "msgid", m.id, "type", "modify", "target", info.Target, "kind", info.Kind.String(),
-		"backend", info.Backend, "outcome", o)
-	return reply(o)
+	pm.Secure = c.cleartextOK()
+	d := c.srv.core.Modify(ctx, p, bridge.ModifyRequest{
+		Object: mr.object, TouchesPassword: mr.touchesPassword(), PasswordOnly: mr.passwordOnly(), Change: pm,
+	})
+	c.decided(op, d)
+	return appendMessage(nil, m.id, appModifyResponse, resultOf(d.Outcome), nil, changeControls(ctl, d.Outcome)), d.Outcome.Code
 }

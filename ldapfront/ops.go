@@ -73,9 +73,10 @@ func (c *conn) dispatch(m *message, frame []byte) (ending, bool) {
 		if err != nil {
 			return malformed(err), true
 		}
-		// Not restricted here: a session that must change its password
-		// may still modify its own userPassword; modify decides.
-		if !c.startOp(m, seq, "modify", appModifyResponse, false, func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode) {
+		// The core's Modify applies the must-change restriction: a
+		// session that must change its password may still modify its own
+		// userPassword.
+		if !c.startOp(m, seq, "modify", appModifyResponse, bridge.OpNone, func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode) {
 			defer req.wipe()
 			return c.modify(ctx, m, seq, ctl, &req)
 		}) {
@@ -84,7 +85,7 @@ func (c *conn) dispatch(m *message, frame []byte) (ending, bool) {
 		return ending{}, false
 	}
 	if u, ok := unsupportedOps[m.tag]; ok {
-		c.startOp(m, seq, u.name, u.resp, true, func(context.Context, controls) ([]byte, bridge.ResultCode) {
+		c.startOp(m, seq, u.name, u.resp, bridge.OpOther, func(context.Context, controls) ([]byte, bridge.ResultCode) {
 			return appendMessage(nil, m.id, u.resp, result{code: bridge.UnwillingToPerform,
 				diag: "the " + u.name + " operation is not supported by this server"}, nil, nil), bridge.UnwillingToPerform
 		})
@@ -128,7 +129,7 @@ func (c *conn) overRate(m *message, seq uint64, frame []byte) bool {
 		op := c.opInfo(m, seq, c.currentPrincipal())
 		c.setPrincipal(nil)
 		if decoded {
-			c.bindFailed(op, bind, bridge.Fail(bridge.Busy, diag))
+			c.bindDecided(op, bind, c.srv.core.RefuseBind(bind.name, bridge.Fail(bridge.Busy, diag)))
 		}
 	}
 	c.write(appendMessage(nil, m.id, resp, result{code: bridge.Busy, diag: diag}, nil, nil))
@@ -177,13 +178,37 @@ func (r *bindRequest) anonymous() bool {
 	return r.simple && r.name == "" && r.password.IsZero()
 }
 
-// bindFailed logs a failed bind and reports it to the Observer, unless
-// it was anonymous.
-func (c *conn) bindFailed(op OpInfo, req bindRequest, o bridge.Outcome) {
-	c.log.Debug("bind", "op", op.Op, "msgid", op.MsgID, "dn", req.name, "code", int(o.Code), "anonymous", true)
-	if !req.anonymous() {
-		c.srv.obs.BindFailed(op, req.name, o)
+// decided is the one place the front end reports what the core decided
+// about a bind or a password change: its log line, and the Observer, which
+// feeds audit and metrics. It runs before the response is written.
+func (c *conn) decided(op OpInfo, d bridge.Decision) {
+	switch {
+	case d.Op == bridge.OpBind:
+		c.log.Debug("bind", "op", op.Op, "msgid", op.MsgID, "dn", printable(d.Target.DN, 256),
+			"code", int(d.Outcome.Code), "anonymous", d.Principal == nil)
+	case d.ChangesPassword():
+		msg := "password change"
+		if d.Kind == 0 {
+			// Refused before the core decided what kind of change it was.
+			msg = "password change refused"
+		}
+		c.log.Info(msg, "op", op.Op, "msgid", op.MsgID, "type", d.Op.String(),
+			"target", printable(d.Target.DN, 256), "kind", d.Kind.String(), "backend", d.Target.Backend, "outcome", d.Outcome)
+	default:
+		// A Modify of anything but userPassword: nothing to audit.
+		return
 	}
+	c.srv.obs.Decided(op, d)
+}
+
+// bindDecided reports a bind's Decision, unless the bind was anonymous:
+// nobody to audit.
+func (c *conn) bindDecided(op OpInfo, req bindRequest, d bridge.Decision) {
+	if req.anonymous() {
+		c.log.Debug("bind", "op", op.Op, "msgid", op.MsgID, "code", int(d.Outcome.Code), "anonymous", true)
+		return
+	}
+	c.decided(op, d)
 }
 
 // bind handles request seq, a BindRequest, in the reader goroutine.
@@ -194,51 +219,50 @@ func (c *conn) bind(m *message, seq uint64, req bindRequest) {
 	c.setPrincipal(nil)
 	ctx, cancel := context.WithTimeout(c.ctx, c.lim.OperationTimeout)
 	defer cancel()
-	var answer bridge.Outcome // the handler's, when it answered
+	var dec bridge.Decision // the handler's, when it answered
 	c.runSync(ctx, m, seq, "bind", appBindResponse, func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode) {
-		reply := func(o bridge.Outcome) ([]byte, bridge.ResultCode) {
-			answer = o
+		reply := func(d bridge.Decision) ([]byte, bridge.ResultCode) {
+			dec = d
 			var ctls []respControl
 			if ctl.core.PasswordPolicy {
-				ctls = append(ctls, policyControl(o.Policy))
+				ctls = append(ctls, policyControl(d.Outcome.Policy))
 			}
-			return appendMessage(nil, m.id, appBindResponse, resultOf(o), nil, ctls), o.Code
+			return appendMessage(nil, m.id, appBindResponse, resultOf(d.Outcome), nil, ctls), d.Outcome.Code
+		}
+		refuse := func(o bridge.Outcome) ([]byte, bridge.ResultCode) {
+			return reply(c.srv.core.RefuseBind(req.name, o))
 		}
 		switch {
 		case req.version != 3:
-			return reply(bridge.Fail(bridge.ProtocolError, "requested protocol version not supported"))
+			return refuse(bridge.Fail(bridge.ProtocolError, "requested protocol version not supported"))
 		case !req.simple:
-			return reply(bridge.Fail(bridge.AuthMethodNotSupported, req.mech+" is not supported; use a simple bind"))
+			return refuse(bridge.Fail(bridge.AuthMethodNotSupported, req.mech+" is not supported; use a simple bind"))
 		case !req.password.IsZero() && !c.cleartextOK():
-			return reply(bridge.Fail(bridge.ConfidentialityRequired, "a bind with a password needs TLS on this connection"))
+			return refuse(bridge.Fail(bridge.ConfidentialityRequired, "a bind with a password needs TLS on this connection"))
 		}
 		code := bridge.Other // if the core panics: not held against the DN
 		if tk, throttled, ok := c.throttleBind(req); throttled {
 			c.srv.obs.LimitHit("failed_binds_per_dn")
 			c.log.Debug("bind refused: too many failed binds for the DN", "msgid", m.id)
-			return reply(bridge.Fail(bridge.Busy, "too many failed binds for this DN; try again later"))
+			return refuse(bridge.Fail(bridge.Busy, "too many failed binds for this DN; try again later"))
 		} else if ok {
 			defer func() { c.srv.binds.end(tk, code) }()
 		}
-		o, p := c.srv.core.Bind(ctx, req.name, req.password, ctl.core)
-		code = o.Code
-		if o.OK() {
-			c.setPrincipal(p)
+		d := c.srv.core.Bind(ctx, req.name, req.password, ctl.core)
+		code = d.Outcome.Code
+		if d.Outcome.OK() {
+			c.setPrincipal(d.Principal)
 		} else {
-			p.Wipe()
+			d.Principal.Wipe()
+			d.Principal = nil
 		}
-		return reply(o)
+		return reply(d)
 	}, func(_ bridge.ResultCode, own *result) {
 		if own != nil {
 			// execute answered: a panic or an unsupported critical control.
-			answer = bridge.Fail(own.code, own.diag)
+			dec = c.srv.core.RefuseBind(req.name, bridge.Fail(own.code, own.diag))
 		}
-		if answer.OK() {
-			c.log.Debug("bind", "op", seq, "msgid", m.id, "dn", req.name, "code", int(answer.Code),
-				"anonymous", c.currentPrincipal() == nil)
-			return
-		}
-		c.bindFailed(op, req, answer)
+		c.bindDecided(op, req, dec)
 	})
 }
 
@@ -282,7 +306,7 @@ func (c *conn) extended(m *message, seq uint64, frame []byte, req extendedReques
 		pm, perr := decodePasswordModify(req.value, req.hasValue)
 		clear(frame)
 		wipePacket(m.packet)
-		started := c.startOp(m, seq, "passwordModify", appExtendedResp, false, func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode) {
+		started := c.startOp(m, seq, "passwordModify", appExtendedResp, bridge.OpNone, func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode) {
 			defer pm.OldPassword.Wipe()
 			defer pm.NewPassword.Wipe()
 			return c.passwordModify(ctx, m, seq, ctl, pm, perr)
@@ -293,7 +317,7 @@ func (c *conn) extended(m *message, seq uint64, frame []byte, req extendedReques
 		}
 
 	case oidWhoAmI:
-		c.startOp(m, seq, "whoAmI", appExtendedResp, false, func(context.Context, controls) ([]byte, bridge.ResultCode) {
+		c.startOp(m, seq, "whoAmI", appExtendedResp, bridge.OpWhoAmI, func(context.Context, controls) ([]byte, bridge.ResultCode) {
 			if req.hasValue {
 				return appendMessage(nil, m.id, appExtendedResp, result{code: bridge.ProtocolError, diag: "no request data expected"}, nil, nil), bridge.ProtocolError
 			}
@@ -308,7 +332,8 @@ func (c *conn) extended(m *message, seq uint64, frame []byte, req extendedReques
 
 	default:
 		oid := quoteOID(req.oid)
-		c.startOp(m, seq, name, appExtendedResp, false, func(context.Context, controls) ([]byte, bridge.ResultCode) {
+		// Answered the same whoever asks, a restricted session too.
+		c.startOp(m, seq, name, appExtendedResp, bridge.OpNone, func(context.Context, controls) ([]byte, bridge.ResultCode) {
 			// slapd answers protocolError "unsupported extended operation".
 			return appendMessage(nil, m.id, appExtendedResp, result{code: bridge.ProtocolError,
 				diag: "unsupported extended operation " + oid}, nil, nil), bridge.ProtocolError
@@ -319,42 +344,24 @@ func (c *conn) extended(m *message, seq uint64, frame []byte, req extendedReques
 
 // passwordModify answers request seq, an RFC 3062 Password Modify.
 func (c *conn) passwordModify(ctx context.Context, m *message, seq uint64, ctl controls, pm bridge.PasswordModify, perr error) ([]byte, bridge.ResultCode) {
-	reply := func(o bridge.Outcome) ([]byte, bridge.ResultCode) {
-		ctls := changeControls(ctl, o)
-		var tail func([]byte) []byte
-		if !o.GeneratedPassword.IsZero() {
-			tail = genPasswdValue(o.GeneratedPassword)
-		}
-		return appendMessage(nil, m.id, appExtendedResp, resultOf(o), tail, ctls), o.Code
-	}
 	p := c.currentPrincipal()
 	op := c.opInfo(m, seq, p)
-	// Attempts refused here are audited too, with what is known of them.
-	refuse := func(o bridge.Outcome) ([]byte, bridge.ResultCode) {
-		info := bridge.ChangeInfo{Target: pm.UserIdentity}
-		if p != nil {
-			info.Actor = p.DN()
-			if info.Target == "" {
-				info.Target = p.DN()
-			}
-		}
-		c.srv.obs.PasswordChange(op, info, o)
-		c.log.Info("password change refused", "op", seq, "msgid", m.id, "type", "passwordModify", "target", info.Target, "outcome", o)
-		return reply(o)
-	}
-	if !c.cleartextOK() {
-		return refuse(bridge.Fail(bridge.ConfidentialityRequired, "password changes need TLS on this connection"))
-	}
-	if oe, ok := perr.(*opError); ok {
-		return refuse(bridge.Fail(oe.code, oe.diag))
-	}
 	pm.Controls = ctl.core
-	o, info := c.srv.core.ChangePassword(ctx, p, pm)
-	c.srv.obs.PasswordChange(op, info, o)
-	c.log.Info("password change", "op", seq, "msgid", m.id, "type", "passwordModify", "target", info.Target,
-		"kind", info.Kind.String(), "backend", info.Backend, "outcome", o)
-	defer o.GeneratedPassword.Wipe()
-	return reply(o)
+	pm.Secure = c.cleartextOK()
+	if oe, ok := perr.(*opError); ok {
+		// The core refuses it, and it is audited like any other attempt.
+		invalid := bridge.Fail(oe.code, oe.diag)
+		pm.Invalid = &invalid
+	}
+	d := c.srv.core.ChangePassword(ctx, p, pm)
+	defer d.Outcome.GeneratedPassword.Wipe()
+	c.decided(op, d)
+	o := d.Outcome
+	var tail func([]byte) []byte
+	if !o.GeneratedPassword.IsZero() {
+		tail = genPasswdValue(o.GeneratedPassword)
+	}
+	return appendMessage(nil, m.id, appExtendedResp, resultOf(o), tail, changeControls(ctl, o)), o.Code
 }
 
 // startTLS handles the StartTLS extended operation in the reader
@@ -395,14 +402,20 @@ func (c *conn) startTLS(m *message, seq uint64, req extendedRequest) (ending, bo
 // directory for lookups.
 func (c *conn) search(m *message, seq uint64, req searchRequest) {
 	dn, ok := searchTarget(req)
-	c.startOp(m, seq, "search", appSearchDone, !ok, func(context.Context, controls) ([]byte, bridge.ResultCode) {
+	gate := bridge.OpReadRoot
+	if !ok {
+		gate = bridge.OpOther
+	}
+	c.startOp(m, seq, "search", appSearchDone, gate, func(context.Context, controls) ([]byte, bridge.ResultCode) {
 		if !ok {
 			return appendMessage(nil, m.id, appSearchDone, result{code: bridge.UnwillingToPerform,
 				diag: "this server answers base searches of the root DSE and cn=Subschema only"}, nil, nil), bridge.UnwillingToPerform
 		}
-		attrs := c.lis.dse
+		var attrs []attribute
 		if dn == subschemaDN {
 			attrs = subschema()
+		} else {
+			attrs = rootDSE(&c.srv.opts, c.srv.core.NamingContexts(), c.lis.Mode == StartTLS)
 		}
 		match, err := matchFilter(req.filter, attrs)
 		if err != nil {

@@ -366,8 +366,9 @@ func TestGoldenWire(t *testing.T) {
 }
 
 func TestRootDSE(t *testing.T) {
-	core, _ := testCore(t)
-	opts := Options{Version: "1.2.3", NamingContexts: []string{"dc=example,dc=com", "o=other"}}
+	naming := []string{"dc=example,dc=com", "o=other"}
+	core := bridge.New(namingState(t, naming...), nil)
+	opts := Options{Version: "1.2.3"}
 	serverTLS, _ := selfSigned(t)
 	plain := startServer(t, core, opts, Listener{Name: "plain"})
 	starttls := startServer(t, core, opts, Listener{Name: "st", Mode: StartTLS, TLS: serverTLS})
@@ -408,7 +409,7 @@ func TestRootDSE(t *testing.T) {
 		}
 		if e.GetAttributeValue("supportedLDAPVersion") != "3" || e.GetAttributeValue("vendorName") != "ldapbridge" ||
 			e.GetAttributeValue("vendorVersion") != "1.2.3" || e.GetAttributeValue("subschemaSubentry") != "cn=Subschema" ||
-			!slices.Equal(e.GetAttributeValues("namingContexts"), opts.NamingContexts) {
+			!slices.Equal(e.GetAttributeValues("namingContexts"), naming) {
 			t.Fatalf("entry %+v", e)
 		}
 	})
@@ -641,4 +642,47 @@ func hexBytes(b []byte) string {
 		out = append(out, digits[c>>4], digits[c&15])
 	}
 	return string(out)
+}
+
+// namingState is a core state with one route per base, all to a scripted
+// backend.
+func namingState(t *testing.T, bases ...string) *bridge.State {
+	t.Helper()
+	var routes []bridge.Route
+	for _, b := range bases {
+		routes = append(routes, bridge.Route{Base: b, Backend: "script"})
+	}
+	st, err := bridge.NewState(routes, map[string]bridge.Backend{"script": &script{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// A new configuration generation shows in the root DSE at once, on
+// connections opened before it too: the front end keeps no copy.
+func TestRootDSEFollowsReload(t *testing.T) {
+	core := bridge.New(namingState(t, "dc=example,dc=com"), nil)
+	ts := startServer(t, core, Options{}, Listener{Name: "plain"})
+	l := dialLDAP(t, ts.addr)
+	contexts := func() []string {
+		t.Helper()
+		res, err := l.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+			"(objectClass=*)", []string{"namingContexts"}, nil))
+		if err != nil || len(res.Entries) != 1 {
+			t.Fatalf("root DSE: %v", err)
+		}
+		return res.Entries[0].GetAttributeValues("namingContexts")
+	}
+	if got := contexts(); !slices.Equal(got, []string{"dc=example,dc=com"}) {
+		t.Fatalf("before: %v", got)
+	}
+	<-core.Swap(namingState(t, "dc=example,dc=com", "o=added"))
+	if got := contexts(); !slices.Equal(got, []string{"dc=example,dc=com", "o=added"}) {
+		t.Fatalf("after adding a route: %v", got)
+	}
+	<-core.Swap(namingState(t, "o=added"))
+	if got := contexts(); !slices.Equal(got, []string{"o=added"}) {
+		t.Fatalf("after removing a route: %v", got)
+	}
 }

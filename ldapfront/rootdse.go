@@ -20,16 +20,18 @@ const (
 	featureTrueFalseFil = "1.3.6.1.4.1.4203.1.5.3"
 )
 
-// rootDSE builds the root DSE a listener shows. As in slapd, everything
-// but objectClass is operational: returned for "+" or when named.
-func rootDSE(opts *Options, offersStartTLS bool) []attribute {
+// rootDSE builds the root DSE a listener shows, with the naming contexts
+// of the configuration in force (a reload shows at once). As in slapd,
+// everything but objectClass is operational: returned for "+" or when
+// named.
+func rootDSE(opts *Options, namingContexts []string, offersStartTLS bool) []attribute {
 	ext := []string{oidPasswordModify, oidWhoAmI}
 	if offersStartTLS {
 		ext = append(ext, oidStartTLS)
 	}
 	attrs := []attribute{
 		{name: "objectClass", values: []string{"top"}},
-		{name: "namingContexts", values: opts.NamingContexts, operational: true},
+		{name: "namingContexts", values: namingContexts, operational: true},
 		{name: "subschemaSubentry", values: []string{subschemaDN}, operational: true},
 		{name: "supportedControl", values: []string{pwcontrol.OIDPasswordPolicy, pwcontrol.OIDValidationDetailsRequest}, operational: true},
 		{name: "supportedExtension", values: ext, operational: true},

@@ -20,10 +20,20 @@ import (
 	"github.com/ldapbridge/ldapbridge/bridge"
 )
 
-// Core is what the front end needs from the bridge; *bridge.Bridge implements it.
+// Core is what the front end needs from the bridge; *bridge.Bridge
+// implements it. Every Bind and password change comes back as one
+// bridge.Decision, which the front end encodes and reports; it decides
+// nothing about identity or authorisation itself.
 type Core interface {
-	Bind(ctx context.Context, dn string, password bridge.Secret, ctl bridge.RequestControls) (bridge.Outcome, *bridge.Principal)
-	ChangePassword(ctx context.Context, p *bridge.Principal, req bridge.PasswordModify) (bridge.Outcome, bridge.ChangeInfo)
+	Bind(ctx context.Context, dn string, password bridge.Secret, ctl bridge.RequestControls) bridge.Decision
+	// RefuseBind is the Decision on a bind the front end refused itself
+	// (no TLS, SASL, a limit): whom it named, with that outcome.
+	RefuseBind(dn string, out bridge.Outcome) bridge.Decision
+	ChangePassword(ctx context.Context, p *bridge.Principal, req bridge.PasswordModify) bridge.Decision
+	Modify(ctx context.Context, p *bridge.Principal, req bridge.ModifyRequest) bridge.Decision
+	// NamingContexts are the root DSE's namingContexts under the
+	// configuration in force.
+	NamingContexts() []string
 }
 
 // Mode is how a listener speaks TLS.
@@ -146,8 +156,9 @@ type OpInfo struct {
 	MsgID    int64  // the client's message id
 	Listener string // the listener's name
 	Source   string // the client's address, host:port
-	// BoundDN is the session's identity when the request arrived, "" when
-	// anonymous; for a bind, the identity the bind replaces.
+	// BoundDN is the session's identity (bridge.Identity.DN) when the
+	// request arrived, "" when anonymous; for a bind, the identity the
+	// bind replaces.
 	BoundDN string
 }
 
@@ -166,28 +177,23 @@ type Observer interface {
 	// "max_ops_per_conn", "max_message_bytes", "idle_timeout",
 	// "message_timeout", "rate_per_ip", "failed_binds_per_dn".
 	LimitHit(name string)
-	// BindFailed reports every bind answered with anything but success,
-	// except an anonymous one (simple, no name, no password): binds the
-	// core refused and the ones the front end refused itself (no TLS,
-	// SASL, protocol version, an unsupported critical control, the
-	// failed-binds and rate limits). dn is the name the client sent, ""
-	// for most SASL binds. It is called before the response is written.
-	BindFailed(op OpInfo, dn string, out bridge.Outcome)
-	// PasswordChange reports every password change attempt (Password
-	// Modify, or a Modify of userPassword), whether the core acted on it
-	// or the front end refused it. It is called before the response is
-	// written.
-	PasswordChange(op OpInfo, info bridge.ChangeInfo, out bridge.Outcome)
+	// Decided reports the core's Decision on every bind but an anonymous
+	// one (simple, no name, no password), whatever its outcome, including
+	// the binds the front end refused itself (no TLS, SASL, protocol
+	// version, an unsupported critical control, the failed-binds and rate
+	// limits); and on every password change attempt (Password Modify, or
+	// a Modify of userPassword). It is the one place audit and metrics
+	// hear of them, and is called before the response is written.
+	Decided(op OpInfo, d bridge.Decision)
 }
 
 // Options configure a Server.
 type Options struct {
-	Limits         Limits
-	Logger         *slog.Logger
-	Observer       Observer
-	Vendor         string   // vendorName, default "ldapbridge"
-	Version        string   // vendorVersion
-	NamingContexts []string // the route bases, shown in the rootDSE
+	Limits   Limits
+	Logger   *slog.Logger
+	Observer Observer
+	Vendor   string // vendorName, default "ldapbridge"
+	Version  string // vendorVersion
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -226,7 +232,6 @@ func NewServer(core Core, opts Options) *Server {
 	if opts.Vendor == "" {
 		opts.Vendor = "ldapbridge"
 	}
-	opts.NamingContexts = append([]string(nil), opts.NamingContexts...)
 	s := &Server{
 		core:      core,
 		opts:      opts,
@@ -250,7 +255,6 @@ func NewServer(core Core, opts Options) *Server {
 // listenerState is what the connections of one Serve call share.
 type listenerState struct {
 	Listener
-	dse []attribute // the root DSE this listener shows
 }
 
 // Serve accepts connections on ln until Shutdown or Close, and returns
@@ -271,7 +275,7 @@ func (s *Server) Serve(ln net.Listener, l Listener) error {
 	default:
 		return fmt.Errorf("serve %q: unknown cleartext policy %d", l.Name, int(l.Cleartext))
 	}
-	ls := &listenerState{Listener: l, dse: rootDSE(&s.opts, l.Mode == StartTLS)}
+	ls := &listenerState{Listener: l}
 
 	s.mu.Lock()
 	if s.closing {
@@ -483,14 +487,8 @@ func (o observer) LimitHit(name string) {
 	}
 }
 
-func (o observer) BindFailed(op OpInfo, dn string, out bridge.Outcome) {
+func (o observer) Decided(op OpInfo, d bridge.Decision) {
 	if o.o != nil {
-		o.o.BindFailed(op, dn, out)
-	}
-}
-
-func (o observer) PasswordChange(op OpInfo, info bridge.ChangeInfo, out bridge.Outcome) {
-	if o.o != nil {
-		o.o.PasswordChange(op, info, out)
+		o.o.Decided(op, d)
 	}
 }

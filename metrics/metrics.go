@@ -198,8 +198,8 @@ func (m *Metrics) LimitHit(name string) {
 // the request was refused before a route was chosen. Who asked, from
 // where and on which connection are not labels: they are in the audit
 // record.
-func (m *Metrics) PasswordChange(info bridge.ChangeInfo, out bridge.Outcome) {
-	m.changes.WithLabelValues(backendLabel(info.Backend), ChangeKindLabel(info, out), audit.Outcome(out.Code)).Inc()
+func (m *Metrics) PasswordChange(d bridge.Decision) {
+	m.changes.WithLabelValues(backendLabel(d.Target.Backend), ChangeKindLabel(d), audit.Outcome(d.Outcome.Code)).Inc()
 }
 
 // BindFailed counts a failed bind (ldapfront reports every one that named
@@ -220,11 +220,11 @@ func backendLabel(name string) string {
 // ChangeKindLabel is "generated" when the change produced a generated
 // password, otherwise the kind the core decided on ("unknown" when the
 // request was refused before that).
-func ChangeKindLabel(info bridge.ChangeInfo, out bridge.Outcome) string {
-	if !out.GeneratedPassword.IsZero() {
+func ChangeKindLabel(d bridge.Decision) string {
+	if !d.Outcome.GeneratedPassword.IsZero() {
 		return "generated"
 	}
-	return info.Kind.String()
+	return d.Kind.String()
 }
 
 // ResultLabel is the RFC 4511 name of a result code the bridge knows, and

@@ -173,19 +173,20 @@ func TestPasswordChangeLabels(t *testing.T) {
 	dn := "uid=bob,ou=staff,dc=example,dc=com"
 	secret := "Gen-Passw0rd-123"
 	for _, tc := range []struct {
-		info          bridge.ChangeInfo
+		d             bridge.Decision
 		out           bridge.Outcome
 		backend, kind string
 		outcome       string
 	}{
-		{bridge.ChangeInfo{Actor: dn, Target: dn, Kind: bridge.SelfChange, Backend: "pd"}, bridge.Outcome{}, "pd", "self", "success"},
-		{bridge.ChangeInfo{Actor: dn, Target: dn, Kind: bridge.SelfChange, Backend: "pd"}, bridge.Outcome{GeneratedPassword: bridge.SecretString(secret)}, "pd", "generated", "success"},
-		{bridge.ChangeInfo{Actor: "cn=admin", Target: dn, Kind: bridge.AdminReset, Backend: "pd"}, bridge.Fail(bridge.ConstraintViolation, "too short"), "pd", "administrative", "refused"},
-		{bridge.ChangeInfo{Actor: dn, Target: dn, Kind: bridge.SelfChange, Backend: "pd"}, bridge.Fail(bridge.Unavailable, "down"), "pd", "self", "error"},
-		{bridge.ChangeInfo{Target: dn}, bridge.Fail(bridge.ConfidentialityRequired, "tls"), "none", "unknown", "refused"},
+		{bridge.Decision{Actor: bridge.Identity{DN: dn}, Target: bridge.Identity{DN: dn, Backend: "pd"}, Kind: bridge.SelfChange}, bridge.Outcome{}, "pd", "self", "success"},
+		{bridge.Decision{Actor: bridge.Identity{DN: dn}, Target: bridge.Identity{DN: dn, Backend: "pd"}, Kind: bridge.SelfChange}, bridge.Outcome{GeneratedPassword: bridge.SecretString(secret)}, "pd", "generated", "success"},
+		{bridge.Decision{Actor: bridge.Identity{DN: "cn=admin"}, Target: bridge.Identity{DN: dn, Backend: "pd"}, Kind: bridge.AdminReset}, bridge.Fail(bridge.ConstraintViolation, "too short"), "pd", "administrative", "refused"},
+		{bridge.Decision{Actor: bridge.Identity{DN: dn}, Target: bridge.Identity{DN: dn, Backend: "pd"}, Kind: bridge.SelfChange}, bridge.Fail(bridge.Unavailable, "down"), "pd", "self", "error"},
+		{bridge.Decision{Target: bridge.Identity{DN: dn}}, bridge.Fail(bridge.ConfidentialityRequired, "tls"), "none", "unknown", "refused"},
 	} {
 		before := value(t, m.changes.WithLabelValues(tc.backend, tc.kind, tc.outcome))
-		m.PasswordChange(tc.info, tc.out)
+		tc.d.Outcome = tc.out
+		m.PasswordChange(tc.d)
 		if got := value(t, m.changes.WithLabelValues(tc.backend, tc.kind, tc.outcome)); got != before+1 {
 			t.Errorf("%s/%s/%s did not move", tc.backend, tc.kind, tc.outcome)
 		}

@@ -27,6 +27,9 @@ type stack struct {
 	env  *simenv.Env
 	url  string
 	core *bridge.Bridge
+	// routes and backends rebuild the core's state (with a bind cache).
+	routes   []bridge.Route
+	backends map[string]bridge.Backend
 }
 
 func startStack(tb testing.TB, nUsers int) *stack {
@@ -47,10 +50,12 @@ func startStack(tb testing.TB, nUsers int) *stack {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	st, err := bridge.NewState([]bridge.Route{
+	routes := []bridge.Route{
 		{Base: users.PingDirectoryBase, Backend: "pingdirectory", BackendAuthorizes: true},
 		{Base: users.PingOneBase, Backend: "pingone", Admins: []string{simenv.AdminDN}},
-	}, map[string]bridge.Backend{"pingdirectory": pd, "pingone": p1}, nil)
+	}
+	backends := map[string]bridge.Backend{"pingdirectory": pd, "pingone": p1}
+	st, err := bridge.NewState(routes, backends, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -62,7 +67,7 @@ func startStack(tb testing.TB, nUsers int) *stack {
 	}
 	go func() { _ = srv.Serve(ln, ldapfront.Listener{Name: "ldap", Mode: ldapfront.Plain}) }()
 	tb.Cleanup(func() { srv.Close() })
-	return &stack{env: env, url: "ldap://" + ln.Addr().String(), core: core}
+	return &stack{env: env, url: "ldap://" + ln.Addr().String(), core: core, routes: routes, backends: backends}
 }
 
 // runTool runs the command line as a user would and decodes its JSON.
@@ -236,7 +241,12 @@ func BenchmarkBridgeBindCached(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s.core.SetBindCache(c)
+	st, err := bridge.NewState(s.routes, s.backends, nil, bridge.WithBindCache(c))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The same backends: the swap closes none of them.
+	s.core.Swap(st)
 	before := s.env.Stats().PingDirectory.Requests
 	benchBind(b, s)
 	b.ReportMetric(float64(s.env.Stats().PingDirectory.Requests-before)/float64(b.N), "backend-requests/op")

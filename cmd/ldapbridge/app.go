@@ -22,11 +22,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/audit"
-	"github.com/ldapbridge/ldapbridge/metrics"
+	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/config"
+	"github.com/ldapbridge/ldapbridge/generation"
 	"github.com/ldapbridge/ldapbridge/ldapfront"
+	"github.com/ldapbridge/ldapbridge/metrics"
 	"github.com/ldapbridge/ldapbridge/restback/pingdirectory"
 	"github.com/ldapbridge/ldapbridge/restback/pingone"
 )
@@ -64,7 +65,10 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(*path)
 	if err == nil {
 		// What the config names must also build: backends and routes.
-		_, err = buildState(cfg, slog.New(slog.DiscardHandler))
+		var backends map[string]bridge.Backend
+		if backends, err = buildBackends(cfg, slog.New(slog.DiscardHandler)); err == nil {
+			_, err = generation.Build(cfg, backends)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stdout, "%s:\n%v\n", *path, err)
@@ -154,15 +158,6 @@ func buildBackendsWith(cfg *config.Config, log *slog.Logger, m *metrics.Metrics)
 	return out, checks, errors.Join(errs...)
 }
 
-// buildState turns a configuration into the core's immutable state.
-func buildState(cfg *config.Config, log *slog.Logger) (*bridge.State, error) {
-	backends, err := buildBackends(cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	return bridge.NewState(cfg.BridgeRoutes(), backends, cfg.LocalAccounts())
-}
-
 func frontLimits(l config.Limits) ldapfront.Limits {
 	return ldapfront.Limits{
 		MaxMessageBytes:  l.MaxMessageBytes,
@@ -227,14 +222,14 @@ func openListeners(cfg *config.Config, log *slog.Logger) ([]boundListener, error
 	return out, nil
 }
 
-// generation is what one configuration builds; a reload replaces it whole.
-type generation struct {
+// settings are what one configuration gives the process besides the
+// core's generation (routes, backends, accounts, bind cache and naming
+// contexts, which the core holds behind its one pointer): the
+// configuration itself, for the settings a reload reads, and the readiness
+// checks of the generation's backends.
+type settings struct {
 	cfg    *config.Config
-	state  *bridge.State
 	checks []backendCheck
-	index  *backendIndex
-	// bindCache is nil unless bind_cache.enabled.
-	bindCache *bridge.BindCache
 }
 
 // app is a serving bridge: what a reload reads and replaces.
@@ -246,47 +241,43 @@ type app struct {
 	ready   *readiness
 	trail   *auditTrail
 	core    *bridge.Bridge
-	gen     atomic.Pointer[generation]
+	set     atomic.Pointer[settings]
 	// bindCacheMetrics follows the verified-bind cache across reloads.
 	bindCacheMetrics *bindCacheCollector
 }
 
 // build makes a generation from cfg without installing it.
-func (a *app) build(cfg *config.Config) (*generation, error) {
+func (a *app) build(cfg *config.Config) (*bridge.State, *settings, error) {
 	backends, checks, err := buildBackendsWith(cfg, a.log, a.metrics)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	st, err := bridge.NewState(cfg.BridgeRoutes(), backends, cfg.LocalAccounts())
+	st, err := generation.Build(cfg, backends)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ix, err := newBackendIndex(cfg.BridgeRoutes(), cfg.LocalAccounts())
-	if err != nil {
-		return nil, err
-	}
-	g := &generation{cfg: cfg, state: st, checks: checks, index: ix}
-	if bc := cfg.BindCache; bc.Enabled {
-		// A new cache per configuration: a reload forgets every cached bind.
-		if g.bindCache, err = bridge.NewBindCache(bridge.BindCacheConfig{TTL: bc.TTL.Duration(), Size: bc.Size}); err != nil {
-			return nil, err
-		}
-	}
-	return g, nil
+	return st, &settings{cfg: cfg, checks: checks}, nil
 }
 
-// install makes g the configuration in force for operations that start
-// from now on.
-func (a *app) install(g *generation) {
-	a.gen.Store(g)
-	a.core.Swap(g.state)
-	a.core.SetBindCache(g.bindCache)
-	a.bindCacheMetrics.install(g.bindCache)
-	a.ready.setChecks(g.checks)
-	a.level.Set(logLevel(g.cfg.Log.Level))
+// install makes st and set the configuration in force for operations that
+// start from now on. The previous generation's backends are closed once
+// the operations that started on it are done; the channel closes then.
+func (a *app) install(st *bridge.State, set *settings) <-chan struct{} {
+	var closed <-chan struct{}
+	if a.core == nil {
+		a.core = bridge.New(st, a.log)
+		c := make(chan struct{})
+		close(c)
+		closed = c
+	} else {
+		closed = a.core.Swap(st)
+	}
+	a.set.Store(set)
+	a.bindCacheMetrics.install(st.BindCache())
+	a.ready.setChecks(set.checks)
+	a.level.Set(logLevel(set.cfg.Log.Level))
+	return closed
 }
-
-func (a *app) backendOf(dn string) string { return a.gen.Load().index.backend(dn) }
 
 // buildInfo labels ldapbridge_build_info.
 func buildInfo() metrics.BuildInfo {
@@ -327,21 +318,16 @@ func serveConfig(cfg *config.Config, path string, stdout, stderr io.Writer, bann
 	defer aw.Close()
 	a.trail = &auditTrail{w: aw, m: m, log: a.log}
 	a.ready = newReadiness(a.log)
-	g, err := a.build(cfg)
+	st, set, err := a.build(cfg)
 	if err != nil {
 		return fail(err)
 	}
-	a.core = bridge.New(g.state, a.log)
-	a.install(g)
+	a.install(st, set)
 	m.ConfigLoaded(true, false)
 
-	var bases []string
-	for _, r := range cfg.Routes {
-		bases = append(bases, r.Base)
-	}
 	front := ldapfront.NewServer(a.core, ldapfront.Options{
-		Limits: frontLimits(cfg.Limits), Logger: a.log, Version: buildVersion(), NamingContexts: bases,
-		Observer: &observer{Metrics: m, trail: a.trail, backendOf: a.backendOf},
+		Limits: frontLimits(cfg.Limits), Logger: a.log, Version: buildVersion(),
+		Observer: &observer{Metrics: m, trail: a.trail},
 	})
 	lns, err := openListeners(cfg, a.log)
 	if err != nil {
@@ -412,7 +398,7 @@ loop:
 	// Drain: readiness fails first so a load balancer stops sending new
 	// clients, then in-flight operations finish within the drain timeout.
 	a.ready.draining.Store(true)
-	drain := time.Duration(a.gen.Load().cfg.Limits.DrainTimeout)
+	drain := time.Duration(a.set.Load().cfg.Limits.DrainTimeout)
 	a.log.Info("draining", "timeout", drain.String())
 	dctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
@@ -421,6 +407,14 @@ loop:
 		front.Close()
 	}
 	wg.Wait()
+	// Close the backends of the last generation (idle connections, token
+	// refreshers) once the operations still on it are done; they were
+	// cancelled, so that is soon, but a stuck one must not hold the exit.
+	select {
+	case <-a.core.Close():
+	case <-time.After(5 * time.Second):
+		a.log.Warn("operations still running at exit; backends left open")
+	}
 	if admin != nil {
 		actx, acancel := context.WithTimeout(context.Background(), 2*time.Second)
 		admin.Shutdown(actx)

@@ -3,12 +3,10 @@ package main
 import (
 	"log/slog"
 
-	"github.com/go-ldap/ldap/v3"
-
-	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/audit"
-	"github.com/ldapbridge/ldapbridge/metrics"
+	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/ldapfront"
+	"github.com/ldapbridge/ldapbridge/metrics"
 )
 
 // auditTrail writes audit records, and logs and counts the ones it cannot.
@@ -26,13 +24,12 @@ func (t *auditTrail) record(r audit.Record) {
 }
 
 // observer is the LDAP front end's Observer: metrics for everything, and
-// an audit record for each failed bind and each password change attempt.
+// an audit record for each failed bind and each password change attempt,
+// all from the core's Decision: who, whom, which backend and what kind
+// are the core's word, never worked out again here.
 type observer struct {
 	*metrics.Metrics
 	trail *auditTrail
-	// backendOf names the backend that serves a DN under the
-	// configuration in force.
-	backendOf func(dn string) string
 }
 
 var _ ldapfront.Observer = (*observer)(nil)
@@ -45,69 +42,29 @@ func opRecord(event string, op ldapfront.OpInfo) audit.Record {
 	}
 }
 
-// BindFailed counts and audits one failed bind, whether the core or the
-// front end refused it.
-func (o *observer) BindFailed(op ldapfront.OpInfo, dn string, out bridge.Outcome) {
-	backend := o.backendOf(dn)
-	o.Metrics.BindFailed(backend, out)
-	r := opRecord(audit.EventBindFailure, op)
-	r.Target, r.Backend = dn, backend
-	r.FromOutcome(out)
-	o.trail.record(r)
-}
-
-// PasswordChange counts and audits one password change attempt.
-func (o *observer) PasswordChange(op ldapfront.OpInfo, info bridge.ChangeInfo, out bridge.Outcome) {
-	o.Metrics.PasswordChange(info, out)
-	r := opRecord(audit.EventPasswordChange, op)
-	// The core's word on who asked, when it had one; the session's
-	// identity otherwise.
-	if info.Actor != "" {
-		r.Actor = info.Actor
-	}
-	r.Target, r.Backend = info.Target, info.Backend
-	if info.Kind != 0 {
-		r.Kind = info.Kind.String()
-	}
-	r.FromOutcome(out)
-	o.trail.record(r)
-}
-
-// backendIndex answers which backend serves a DN, for audit records: the
-// core's routing, rebuilt from the same configuration.
-type backendIndex struct {
-	router *bridge.Router
-	locals []*ldap.DN
-}
-
-func newBackendIndex(routes []bridge.Route, locals []bridge.LocalAccount) (*backendIndex, error) {
-	r, err := bridge.NewRouter(routes)
-	if err != nil {
-		return nil, err
-	}
-	ix := &backendIndex{router: r}
-	for _, la := range locals {
-		if dn, err := bridge.ParseDN(la.DN); err == nil {
-			ix.locals = append(ix.locals, dn)
+// Decided counts and audits one decision: the only place a failed-bind
+// or a password-change audit record is written.
+func (o *observer) Decided(op ldapfront.OpInfo, d bridge.Decision) {
+	var r audit.Record
+	switch {
+	case d.Op == bridge.OpBind && !d.Outcome.OK():
+		o.Metrics.BindFailed(d.Target.Backend, d.Outcome)
+		r = opRecord(audit.EventBindFailure, op)
+	case d.ChangesPassword():
+		o.Metrics.PasswordChange(d)
+		r = opRecord(audit.EventPasswordChange, op)
+		// The core's word on who asked, when it had one; the session's
+		// identity otherwise.
+		if d.Actor.DN != "" {
+			r.Actor = d.Actor.DN
 		}
-	}
-	return ix, nil
-}
-
-// backend is the backend name, "local" for the bridge's own accounts and
-// "" for a DN no route serves (or that does not parse).
-func (ix *backendIndex) backend(dn string) string {
-	ndn, err := bridge.ParseDN(dn)
-	if err != nil || len(ndn.RDNs) == 0 {
-		return ""
-	}
-	for _, l := range ix.locals {
-		if l.EqualFold(ndn) {
-			return "local"
+		if d.Kind != 0 {
+			r.Kind = d.Kind.String()
 		}
+	default:
+		return
 	}
-	if rt, ok := ix.router.Match(ndn); ok {
-		return rt.Backend
-	}
-	return ""
+	r.Target, r.Backend = d.Target.DN, d.Target.Backend
+	r.FromOutcome(d.Outcome)
+	o.trail.record(r)
 }

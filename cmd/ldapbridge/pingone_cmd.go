@@ -14,6 +14,7 @@ import (
 
 	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/config"
+	"github.com/ldapbridge/ldapbridge/generation"
 	"github.com/ldapbridge/ldapbridge/restback/pingone"
 )
 
@@ -104,7 +105,7 @@ func cmdPingOne(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ldapbridge pingone set-gateway: %v\n", err)
 		return 1
 	}
-	router, err := bridge.NewRouter(cfg.BridgeRoutes())
+	router, err := bridge.NewRouter(generation.Routes(cfg))
 	if err != nil {
 		fmt.Fprintf(stderr, "ldapbridge pingone set-gateway: %v\n", err)
 		return 1

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/config"
 )
 
@@ -19,9 +20,10 @@ const configWatchInterval = 2 * time.Second
 // rotation).
 func (a *app) reload(trigger string) {
 	cfg, err := config.Load(a.path)
-	var g *generation
+	var st *bridge.State
+	var set *settings
 	if err == nil {
-		g, err = a.build(cfg)
+		st, set, err = a.build(cfg)
 	}
 	if err == nil {
 		err = a.trail.w.SetPath(cfg.Log.AuditFile)
@@ -35,8 +37,8 @@ func (a *app) reload(trigger string) {
 		}
 		return
 	}
-	old := a.gen.Load().cfg
-	a.install(g)
+	old := a.set.Load().cfg
+	a.install(st, set)
 	a.metrics.ConfigLoaded(true, true)
 	a.log.Info("configuration reloaded", "config", a.path, "trigger", trigger)
 	if fixed := restartOnly(old, cfg); len(fixed) > 0 {
@@ -83,7 +85,7 @@ func (a *app) watch(ctx context.Context, every time.Duration, changed chan<- str
 			continue
 		}
 		last = s
-		if a.gen.Load().cfg.Reload.WatchConfig {
+		if a.set.Load().cfg.Reload.WatchConfig {
 			select {
 			case changed <- struct{}{}:
 			default: // a reload is already pending

@@ -1,4 +1,4 @@
-package config
+package accounts
 
 import (
 	"encoding/base64"
