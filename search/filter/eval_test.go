@@ -79,7 +79,7 @@ func TestEvaluate(t *testing.T) {
 		{"(cn:2.5.13.2:=john doe)", True},
 		{"(uid:=JDOE)", True},
 		{"(:caseIgnoreMatch:=doe)", True},
-		{"(:caseExactMatch:=nobody)", Undefined}, // badutf8 cannot be compared
+		{"(:caseExactMatch:=nobody)", Undefined},  // badutf8 cannot be compared
 		{"(cn:1.2.3.4:=x)", Undefined},            // unsupported rule
 		{"(cn:dn:caseIgnoreMatch:=x)", Undefined}, // DN not available
 		{"(cn:dn:caseIgnoreMatch:=john doe)", True},
