@@ -19,6 +19,7 @@ func (r Result) String() string {
 
 // Entry is an entry's attributes: name → values. Names are matched without
 // regard to case (and through the schema's aliases); values are octets.
+// Password attributes (PasswordAttribute) are ignored, as if absent.
 type Entry map[string][]string
 
 // index is an entry keyed by canonical name, built once per evaluation so
@@ -29,6 +30,10 @@ type index map[string][]string
 func (s *Schema) index(e Entry) index {
 	ix := make(index, len(e))
 	for k, v := range e {
+		if PasswordAttribute(k) {
+			// Never filtered on: a filter must not probe a password.
+			continue
+		}
 		name, _, _ := s.Canonical(k)
 		ix[name] = append(ix[name], v...)
 	}

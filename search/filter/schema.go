@@ -253,3 +253,18 @@ func canonRune(c rune) rune {
 // FoldCase is the case folding of CaseIgnore, exported for the translators'
 // reference evaluators.
 func FoldCase(s string) string { return foldCase(s) }
+
+// PasswordAttribute reports whether name (any case) is a password
+// attribute the bridge never returns, filters on nor sends to a backend in
+// a filter: userPassword, authPassword, pwd*, ds-pwp-* (issue 11).
+func PasswordAttribute(name string) bool {
+	n := strings.ToLower(name)
+	if i := strings.IndexByte(n, ';'); i >= 0 {
+		n = n[:i]
+	}
+	switch n {
+	case "userpassword", "authpassword", "2.5.4.35", "1.3.6.1.4.1.4203.1.3.4":
+		return true
+	}
+	return strings.HasPrefix(n, "pwd") || strings.HasPrefix(n, "ds-pwp-")
+}
