@@ -85,18 +85,32 @@ type Result struct {
 // node is a translated sub-filter: constant true or false, or an
 // expression. exact: the node matches exactly the entries where the LDAP
 // sub-filter is TRUE; otherwise it matches a superset of them.
+// definite: the node is a constant and the LDAP sub-filter has that value
+// (TRUE or FALSE, never Undefined) on every entry, so NOT may flip it.
 type node struct {
 	constant bool // e == nil: the node is this constant
 	e        *Expr
 	exact    bool
+	definite bool
 }
 
 var (
-	matchAll   = node{constant: true, exact: true}
+	matchAll   = node{constant: true, exact: true, definite: true}
 	matchNone  = node{constant: false, exact: true}
 	widened    = node{constant: true, exact: false}
 	constEntry = filter.Entry{}
 )
+
+// decided is the node of an item whose value is known without the backend.
+func decided(r filter.Result) node {
+	switch r {
+	case filter.True:
+		return matchAll
+	case filter.False:
+		return node{constant: false, exact: true, definite: true}
+	}
+	return matchNone
+}
 
 type translator struct {
 	c            *Config
@@ -187,16 +201,10 @@ func (t *translator) node(f *filter.Filter) node {
 		return matchNone
 	}
 	if t.c.Hidden != nil && t.c.Hidden(name) {
-		if filter.Evaluate(f, constEntry, t.s) == filter.True {
-			return matchAll
-		}
-		return matchNone
+		return decided(filter.Evaluate(f, constEntry, t.s))
 	}
 	if _, isConst := t.constants[name]; isConst {
-		if filter.Evaluate(f, t.constants, t.s) == filter.True {
-			return matchAll
-		}
-		return matchNone
+		return decided(filter.Evaluate(f, t.constants, t.s))
 	}
 	tg, ok := t.c.Targets[name]
 	if !ok && t.c.Default != nil {
@@ -312,15 +320,16 @@ func (t *translator) substrings(f *filter.Filter, tg Target, r filter.Rule) node
 }
 
 func (t *translator) and(f *filter.Filter) node {
-	exact := true
+	exact, allTrue := true, true
 	var subs []*Expr
 	for _, c := range f.Sub {
 		n := t.node(c)
 		exact = exact && n.exact
+		allTrue = allTrue && n.e == nil && n.constant && n.definite
 		if n.e == nil {
 			if !n.constant {
 				// FALSE (or never TRUE) makes the conjunction so.
-				return node{constant: false, exact: n.exact}
+				return node{constant: false, exact: n.exact, definite: n.definite}
 			}
 			continue // TRUE, or widened: drop it
 		}
@@ -332,7 +341,7 @@ func (t *translator) and(f *filter.Filter) node {
 	}
 	switch len(subs) {
 	case 0:
-		return node{constant: true, exact: exact}
+		return node{constant: true, exact: exact, definite: allTrue}
 	case 1:
 		return node{e: subs[0], exact: exact}
 	}
@@ -340,15 +349,16 @@ func (t *translator) and(f *filter.Filter) node {
 }
 
 func (t *translator) or(f *filter.Filter) node {
-	exact := true
+	exact, allFalse := true, true
 	var subs []*Expr
 	for _, c := range f.Sub {
 		n := t.node(c)
+		allFalse = allFalse && n.e == nil && !n.constant && n.definite
 		if n.e == nil {
 			if n.constant {
 				// TRUE, or a part that could not be translated: the
 				// disjunction matches all (it cannot be narrowed).
-				return node{constant: true, exact: n.exact}
+				return node{constant: true, exact: n.exact, definite: n.definite}
 			}
 			exact = exact && n.exact
 			continue // never TRUE: drop it
@@ -362,7 +372,7 @@ func (t *translator) or(f *filter.Filter) node {
 	}
 	switch len(subs) {
 	case 0:
-		return node{constant: false, exact: exact}
+		return node{constant: false, exact: exact, definite: allFalse}
 	case 1:
 		return node{e: subs[0], exact: exact}
 	}
@@ -379,8 +389,11 @@ func (t *translator) not(f *filter.Filter) node {
 	}
 	n := t.node(f.Sub[0])
 	switch {
+	case n.e == nil && n.definite:
+		// NOT TRUE is FALSE, NOT FALSE is TRUE.
+		return node{constant: !n.constant, exact: true, definite: true}
 	case n.e == nil && n.constant && n.exact:
-		return matchNone // NOT TRUE is FALSE
+		return matchNone // NOT of TRUE-or-Undefined is never TRUE
 	case n.e == nil && !n.constant:
 		// NOT of never-TRUE: TRUE where the operand is FALSE, Undefined
 		// elsewhere. Match all; the bridge decides.
