@@ -154,8 +154,8 @@ func (d *decoder) filter(tag byte, body []byte, depth int) (*Filter, error) {
 		if err != nil {
 			return nil, err
 		}
-		k := map[byte]Kind{tagEquality: Equality, tagGE: GreaterOrEqual, tagLE: LessOrEqual, tagApprox: Approx}[tag]
-		return &Filter{Kind: k, Attr: attr, Value: val}, nil
+		// The context tag number is the Kind.
+		return &Filter{Kind: Kind(tag & 0x1f), Attr: attr, Value: val}, nil
 	case tagSubstrings:
 		return substrings(body)
 	case tagPresent:

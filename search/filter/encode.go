@@ -42,7 +42,7 @@ func appendFilter(b []byte, f *Filter) []byte {
 			body = appendFilter(body, s)
 		}
 	case Equality, GreaterOrEqual, LessOrEqual, Approx:
-		tag = map[Kind]byte{Equality: tagEquality, GreaterOrEqual: tagGE, LessOrEqual: tagLE, Approx: tagApprox}[f.Kind]
+		tag = 0xa0 | byte(f.Kind) // the context tag number is the Kind
 		body = appendTLV(body, tagOctetString, []byte(f.Attr))
 		body = appendTLV(body, tagOctetString, []byte(f.Value))
 	case Substrings:

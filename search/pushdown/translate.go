@@ -255,6 +255,11 @@ func (t *translator) value(v string, tg Target, r filter.Rule, p filter.Position
 	if v == "" || t.c.MaxValueLen > 0 && len(v) > t.c.MaxValueLen {
 		return "", false, false
 	}
+	if !tg.Exact && strings.IndexFunc(v, isControl) >= 0 {
+		// Quoting makes it safe, but a SCIM service may refuse it: let the
+		// bridge match such values rather than fail the search.
+		return "", false, false
+	}
 	return v, false, true
 }
 
@@ -403,3 +408,5 @@ func (t *translator) not(f *filter.Filter) node {
 	}
 	return t.widen(f)
 }
+
+func isControl(r rune) bool { return r < 0x20 || r >= 0x7f && r < 0xa0 }

@@ -64,6 +64,9 @@ func TestTranslate(t *testing.T) {
 		// Passwords are never sent.
 		{"(userPassword=secret)", ``, true, true},
 		{"(&(uid=a)(!(userPassword=secret)))", `username eq "a"`, false, false},
+		// Values with control characters and long values stay with the bridge.
+		{`(uid=a\00b)`, ``, false, false},
+		{`(uid=a\01*)`, ``, false, false},
 		// Long values stay with the bridge.
 		{"(uid=" + strings.Repeat("x", MaxValueLen+1) + ")", ``, false, false},
 	}
@@ -85,8 +88,8 @@ func TestTranslate(t *testing.T) {
 
 func TestInjection(t *testing.T) {
 	for _, v := range []string{
-		`"`, `\`, `x" or username pr or "`, `") or (email sw "`, ` or `, `) and (`, "a\nb", "a\x00b",
-		`not (username pr)`, "\u2028", `\u0022`,
+		`"`, `\`, `x" or username pr or "`, `") or (email sw "`, ` or `, `) and (`, "a\nb",
+		`not (username pr)`, "\u2028", `\u0022`, strings.Repeat(`"\`, MaxValueLen/2),
 	} {
 		f := &filter.Filter{Kind: filter.Equality, Attr: "uid", Value: v}
 		r := Translate(f)
