@@ -36,6 +36,12 @@ func (s *Schema) index(e Entry) index {
 		}
 		name, _, _ := s.Canonical(k)
 		ix[name] = append(ix[name], v...)
+		if i := strings.IndexByte(k, ';'); i > 0 {
+			// cn;lang-en is a subtype of cn: a filter on cn sees it
+			// (RFC 4512 §2.5); one on cn;lang-en sees only it.
+			base, _, _ := s.Canonical(k[:i])
+			ix[base] = append(ix[base], v...)
+		}
 	}
 	return ix
 }

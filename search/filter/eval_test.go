@@ -16,6 +16,8 @@ var jdoe = Entry{
 	"entryUUID":       {"5C1A6A4E-0B9B-4F7B-9B2A-3C4D5E6F7A8B"},
 	"description":     {"Ünïcödé ΣΊΣΥΦΟΣ"},
 	"badutf8":         {"\xff\xfe"},
+	"street;lang-fr":  {"Rue Haute"},
+	"street":          {"High Street"},
 }
 
 func TestEvaluate(t *testing.T) {
@@ -50,6 +52,12 @@ func TestEvaluate(t *testing.T) {
 		{"(objectClass=groupOfNames)", False},
 		{"(objectClass=*)", True},
 		{"(objectClass=pers*)", Undefined}, // no substrings rule
+		// Attribute options: a subtype is seen by its base type.
+		{"(street=rue haute)", True},
+		{"(street=high street)", True},
+		{"(street;lang-fr=rue haute)", True},
+		{"(street;lang-fr=high street)", False},
+		{"(street;lang-de=*)", False},
 		// Presence.
 		{"(mobile=*)", False},
 		{"(title=*)", True},

@@ -205,6 +205,11 @@ func entry(r *rand.Rand) filter.Entry {
 		return ok
 	})
 	e["objectclass"] = ObjectClasses
+	for k := range e {
+		if strings.Contains(k, ";") {
+			delete(e, k) // PingOne users have no attribute options
+		}
+	}
 	return e
 }
 
