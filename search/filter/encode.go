@@ -1,0 +1,78 @@
+package filter
+
+// Encode returns the BER of f, as Decode reads it (used by tests, fuzzing
+// and by code that forwards a filter).
+func Encode(f *Filter) []byte {
+	return appendFilter(nil, f)
+}
+
+func appendTLV(b []byte, tag byte, body []byte) []byte {
+	b = append(b, tag)
+	n := len(body)
+	switch {
+	case n < 0x80:
+		b = append(b, byte(n))
+	case n < 0x100:
+		b = append(b, 0x81, byte(n))
+	case n < 0x10000:
+		b = append(b, 0x82, byte(n>>8), byte(n))
+	case n < 0x1000000:
+		b = append(b, 0x83, byte(n>>16), byte(n>>8), byte(n))
+	default:
+		b = append(b, 0x84, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return append(b, body...)
+}
+
+func appendFilter(b []byte, f *Filter) []byte {
+	var body []byte
+	var tag byte
+	switch f.Kind {
+	case And, Or:
+		tag = tagAnd
+		if f.Kind == Or {
+			tag = tagOr
+		}
+		for _, s := range f.Sub {
+			body = appendFilter(body, s)
+		}
+	case Not:
+		tag = tagNot
+		for _, s := range f.Sub {
+			body = appendFilter(body, s)
+		}
+	case Equality, GreaterOrEqual, LessOrEqual, Approx:
+		tag = 0xa0 | byte(f.Kind) // the context tag number is the Kind
+		body = appendTLV(body, tagOctetString, []byte(f.Attr))
+		body = appendTLV(body, tagOctetString, []byte(f.Value))
+	case Substrings:
+		tag = tagSubstrings
+		body = appendTLV(body, tagOctetString, []byte(f.Attr))
+		var seq []byte
+		if f.HasInitial {
+			seq = appendTLV(seq, tagSubInitial, []byte(f.Initial))
+		}
+		for _, a := range f.Any {
+			seq = appendTLV(seq, tagSubAny, []byte(a))
+		}
+		if f.HasFinal {
+			seq = appendTLV(seq, tagSubFinal, []byte(f.Final))
+		}
+		body = appendTLV(body, tagSequence, seq)
+	case Present:
+		return appendTLV(b, tagPresent, []byte(f.Attr))
+	case Extensible:
+		tag = tagExtensible
+		if f.Rule != "" {
+			body = appendTLV(body, tagMRRule, []byte(f.Rule))
+		}
+		if f.Attr != "" {
+			body = appendTLV(body, tagMRType, []byte(f.Attr))
+		}
+		body = appendTLV(body, tagMRValue, []byte(f.Value))
+		if f.DNAttributes {
+			body = appendTLV(body, tagMRDN, []byte{0xff})
+		}
+	}
+	return appendTLV(b, tag, body)
+}
