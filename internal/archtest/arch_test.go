@@ -84,6 +84,10 @@ var rules = []rule{
 	{"ldapfront", is("net/http"), "the LDAP front end must not know HTTP"},
 	{"pwcontrol", inModule("ldapfront"), "the control codec is neutral"},
 	{"pwcontrol", inModule("restback"), "the control codec is neutral"},
+	{"search", inModule("ldapfront"), "the filter model is protocol-neutral"},
+	{"search", inModule("restback"), "the filter model is protocol-neutral"},
+	{"search", inModule("config"), "the filter model is protocol-neutral"},
+	{"search", is("net/http"), "the filter model is protocol-neutral"},
 }
 
 // TestLayering fails when a package depends on what its layer must not
