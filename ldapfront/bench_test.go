@@ -38,7 +38,6 @@ func BenchmarkReadBindRequest(b *testing.B) {
 		}
 		req.password.Wipe()
 		clear(frame)
-		wipePacket(m.packet)
 	}
 }
 

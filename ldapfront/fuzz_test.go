@@ -11,6 +11,7 @@ import (
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/ldapfront/internal/berlex"
 	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
@@ -103,13 +104,14 @@ func FuzzReadMessage(f *testing.F) {
 				t.Fatalf("messageID %d accepted", m.id)
 			}
 			interpretControls(m.controls)
-			exercise(t, m)
+			exercise(t, m, b)
 		}
 	})
 }
 
-// exercise runs the per-operation decoders the reader would run.
-func exercise(t *testing.T, m *message) {
+// exercise runs the per-operation decoders the reader would run on m,
+// decoded from frame.
+func exercise(t *testing.T, m *message, frame []byte) {
 	switch m.tag {
 	case appBindRequest:
 		if r, err := decodeBind(m.op); err == nil {
@@ -147,9 +149,9 @@ func exercise(t *testing.T, m *message) {
 			t.Fatalf("decodeAbandon: %v", err)
 		}
 	case appModifyRequest:
-		checkModify(t, m.op, m.packet.Bytes())
+		checkModify(t, m.op, frame)
 	}
-	wipePacket(m.packet)
+	clear(frame)
 }
 
 // checkPasswordModify decodes a Password Modify value and checks what
@@ -202,7 +204,7 @@ func FuzzPasswordModifyValue(f *testing.F) {
 // and checks what comes back: a malformed error, an opError with a known
 // code and no request bytes in its diagnostic, or passwords that were in
 // the request and a shape the bridge accepts.
-func checkModify(t *testing.T, op *ber.Packet, raw []byte) {
+func checkModify(t *testing.T, op berlex.Element, raw []byte) {
 	r, err := decodeModify(op)
 	if err != nil {
 		if !errors.Is(err, errMalformed) {
@@ -280,7 +282,7 @@ func FuzzModifyRequest(f *testing.F) {
 			f.Fatal(err)
 		}
 		if msg.tag == appModifyRequest {
-			f.Add(msg.op.Bytes())
+			f.Add(msg.op.TLV)
 		}
 	}
 	pw := func(op uint, vals ...string) ldap.Change { return change(op, "userPassword", vals...) }
@@ -298,11 +300,11 @@ func FuzzModifyRequest(f *testing.F) {
 	f.Add(mustHex(f, "6605 0400 3001 00"))                  // a change that is not a SEQUENCE
 	f.Add(mustHex(f, "660c 0400 3008 3006 0a00 3002 0400")) // a PartialAttribute without its SET
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := decodeBER(data)
+		// Unchecked: the decoder must hold on its own.
+		op, _, err := berlex.Next(data)
 		if err != nil {
 			return
 		}
-		defer wipePacket(p)
-		checkModify(t, p, data)
+		checkModify(t, op, data)
 	})
 }
