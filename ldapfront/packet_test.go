@@ -1,6 +1,8 @@
 package ldapfront
 
 import (
+	"unsafe"
+
 	"fmt"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
@@ -21,3 +23,5 @@ func decodeBER(b []byte) (*ber.Packet, error) {
 	}
 	return p, nil
 }
+
+func uintptrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
