@@ -386,7 +386,7 @@ func FuzzDecodeBind(f *testing.F) {
 	}
 	f.Add(saslBindOp(userDN, "EXTERNAL").Bytes())
 	f.Add(rawBind("", nil))
-	f.Add(mustHex(f, "6007 020103 0400 a100"))       // authentication [1]
+	f.Add(mustHex(f, "6007 020103 0400 a100"))        // authentication [1]
 	f.Add(mustHex(f, "600a 020103 0400 a303 040100")) // SASL, a one-byte mechanism
 	f.Fuzz(func(t *testing.T, data []byte) {
 		op, _, err := berlex.Next(data)
