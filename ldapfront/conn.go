@@ -517,8 +517,8 @@ func (c *conn) startOp(m *message, seq uint64, name string, respTag byte, restri
 // out is written (unless it was abandoned) in one step under the write
 // lock. An operation is outstanding until its response is written, not
 // after: a client that has read the response and sends StartTLS must not
-// find it outstanding (slapd's and RFC 4511 §4.14.1's rule is about
-// operations still unanswered). Leaving the set first is safe because a
+// find it outstanding (RFC 4511 §4.14.1 refuses StartTLS only while
+// operations are unanswered). Leaving the set first is safe because a
 // response written after it (StartTLS's) waits for the write lock, so it
 // cannot overtake out.
 func (c *conn) settle(o *operation, out []byte, write bool) {
