@@ -80,6 +80,9 @@ type Limits struct {
 	DrainTimeout        Duration `yaml:"drain_timeout"`
 	RatePerIP           float64  `yaml:"rate_per_ip"`         // requests/second per source, 0 = unlimited
 	FailedBindsPerDN    int      `yaml:"failed_binds_per_dn"` // per minute, 0 = unlimited
+	// MaxMessageBytesAnonymous is max_message_bytes before a session is
+	// bound (slapd's sockbuf_max_incoming); at most MaxMessageBytes.
+	MaxMessageBytesAnonymous int `yaml:"max_message_bytes_anonymous"`
 }
 
 // Backend types.
@@ -225,6 +228,8 @@ func Defaults() Config {
 			WriteTimeout:        Duration(30 * time.Second),
 			OperationTimeout:    Duration(30 * time.Second),
 			DrainTimeout:        Duration(30 * time.Second),
+
+			MaxMessageBytesAnonymous: 256 << 10,
 		},
 		Log:       Log{Level: LevelInfo, Format: FormatJSON},
 		Admin:     Admin{Address: "127.0.0.1:9389"},

@@ -140,6 +140,7 @@ func TestFullConfigWithFiles(t *testing.T) {
     cleartext: allow
 limits:
   max_message_bytes: 65536
+  max_message_bytes_anonymous: 16384
   max_connections: 100
   max_connections_per_ip: 10
   max_ops_per_connection: 4
@@ -204,7 +205,7 @@ reload:
 		t.Errorf("listener 1: %+v", l)
 	}
 	wantLimits := Limits{65536, 100, 10, 4, Duration(90 * time.Minute), Duration(5 * time.Second),
-		Duration(6 * time.Second), Duration(7 * time.Second), Duration(8 * time.Second), 2.5, 5}
+		Duration(6 * time.Second), Duration(7 * time.Second), Duration(8 * time.Second), 2.5, 5, 16384}
 	if cfg.Limits != wantLimits {
 		t.Errorf("limits %+v", cfg.Limits)
 	}
@@ -578,6 +579,10 @@ func TestProblems(t *testing.T) {
 				{31, "limits.max_message_bytes", "must be at most"},
 				{31, "limits.failed_binds_per_dn", "-1 must be at least 0"},
 			}},
+		{name: "message limit before a bind", edits: map[int]string{31: "limits: {max_message_bytes: 65536, max_message_bytes_anonymous: 131072}"},
+			want: []want{{31, "limits.max_message_bytes_anonymous", "131072 is more than limits.max_message_bytes (65536)"}}},
+		{name: "message limit before a bind out of range", edits: map[int]string{31: "limits: {max_message_bytes_anonymous: 0}"},
+			want: []want{{31, "limits.max_message_bytes_anonymous", "0 must be at least 1"}}},
 		{name: "wrong scalar types", edits: map[int]string{31: `limits: {max_connections: many, max_ops_per_connection: "16", rate_per_ip: .nan}`},
 			want: []want{
 				{31, "limits.max_connections", `"many" is not an integer`},

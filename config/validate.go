@@ -253,6 +253,11 @@ func (v *validator) limits() {
 	if l.MaxMessageBytes > 1<<30 {
 		v.add("limits.max_message_bytes", "%d must be at most %d (1 GiB)", l.MaxMessageBytes, 1<<30)
 	}
+	atLeast("max_message_bytes_anonymous", l.MaxMessageBytesAnonymous, 1)
+	if v.has("limits.max_message_bytes_anonymous") && l.MaxMessageBytesAnonymous > l.MaxMessageBytes {
+		v.add("limits.max_message_bytes_anonymous", "%d is more than limits.max_message_bytes (%d): the limit before a bind cannot be above the one after",
+			l.MaxMessageBytesAnonymous, l.MaxMessageBytes)
+	}
 	atLeast("max_connections", l.MaxConnections, 1)
 	atLeast("max_connections_per_ip", l.MaxConnectionsPerIP, 0)
 	atLeast("max_ops_per_connection", l.MaxOpsPerConnection, 1)

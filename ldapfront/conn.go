@@ -39,10 +39,16 @@ type conn struct {
 	cancel context.CancelFunc
 
 	br *bufio.Reader // owned by the reader goroutine
+	// frameMax is the size limit of the message being read, and
+	// frameLimit its name: they depend on whether the session is bound.
+	// Owned by the reader goroutine.
+	frameMax   int
+	frameLimit string
 	// opSeq numbers the requests read, for the "op" id; owned by the
 	// reader goroutine.
 	opSeq uint64
 
+	// wmu is taken before mu when both are held (settle).
 	wmu     sync.Mutex
 	w       net.Conn // raw, or the TLS conn over it
 	wclosed bool
@@ -135,6 +141,11 @@ func (c *conn) readLoop() ending {
 		m, err := decodeMessage(b)
 		if err != nil {
 			clear(b)
+			if errors.Is(err, errTooComplex) {
+				c.srv.obs.LimitHit("message_structure")
+				return ending{reason: err.Error(), linger: true, notice: &result{code: bridge.ProtocolError,
+					diag: fmt.Sprintf("LDAP message with more than %d elements, %d controls or %d levels of nesting", maxElements, maxControls, maxDepth)}}
+			}
 			return malformed(err)
 		}
 		if e, done := c.dispatch(m, b); done {
@@ -157,7 +168,14 @@ func (c *conn) readMessage() ([]byte, bool, error) {
 			return nil, false, err
 		}
 		c.setReadDeadline(time.Now().Add(c.lim.MessageTimeout))
-		b, err := readFrame(c.br, tag, c.lim.MaxMessageBytes)
+		// Until the session is bound, a message may be only as large as
+		// MaxMessageBytesAnonymous: whoever can connect should not make
+		// the bridge hold a megabyte per connection.
+		c.frameMax, c.frameLimit = c.lim.MaxMessageBytes, "max_message_bytes"
+		if c.lim.MaxMessageBytesAnonymous < c.frameMax && c.currentPrincipal() == nil {
+			c.frameMax, c.frameLimit = c.lim.MaxMessageBytesAnonymous, "max_message_bytes_anonymous"
+		}
+		b, err := readFrame(c.br, tag, c.frameMax)
 		return b, true, err
 	}
 }
@@ -168,9 +186,12 @@ func (c *conn) readEnding(err error, started bool) ending {
 	case c.isDraining():
 		return ending{reason: "server shutting down", drain: true}
 	case errors.Is(err, errTooLarge):
-		obs.LimitHit("max_message_bytes")
-		return ending{reason: err.Error(), linger: true, notice: &result{code: bridge.ProtocolError,
-			diag: fmt.Sprintf("message larger than %d bytes", c.lim.MaxMessageBytes)}}
+		obs.LimitHit(c.frameLimit)
+		diag := fmt.Sprintf("message larger than %d bytes", c.frameMax)
+		if c.frameLimit == "max_message_bytes_anonymous" {
+			diag += " before a bind"
+		}
+		return ending{reason: err.Error(), linger: true, notice: &result{code: bridge.ProtocolError, diag: diag}}
 	case errors.Is(err, errMalformed):
 		return malformed(err)
 	case isTimeout(err) && !started:
@@ -469,20 +490,36 @@ func (c *conn) startOp(m *message, seq uint64, name string, respTag byte, gate b
 		defer cancel()
 		start := time.Now()
 		out, code, _ := c.execute(ctx, m, seq, name, respTag, gate, h)
-		if o.abandoned.Load() {
+		abandoned := o.abandoned.Load()
+		if abandoned {
 			code = bridge.Canceled
-		} else {
-			c.write(out)
 		}
+		c.settle(o, out, !abandoned)
 		clear(out) // it may hold a generated password
-		c.mu.Lock()
-		delete(c.ops, m.id)
-		c.mu.Unlock()
 		d := time.Since(start)
 		c.srv.obs.OpDone(name, code, d)
 		c.log.Debug("operation done", "op", seq, "msgid", m.id, "type", name, "code", int(code), "result", code.String(), "duration", d)
 	}()
 	return true
+}
+
+// settle ends operation o: it leaves the in-flight set and its response
+// out is written (unless it was abandoned) in one step under the write
+// lock. An operation is outstanding until its response is written, not
+// after: a client that has read the response and sends StartTLS must not
+// find it outstanding (RFC 4511 §4.14.1 refuses StartTLS only while
+// operations are unanswered). Leaving the set first is safe because a
+// response written after it (StartTLS's) waits for the write lock, so it
+// cannot overtake out.
+func (c *conn) settle(o *operation, out []byte, write bool) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.mu.Lock()
+	delete(c.ops, o.msgID)
+	c.mu.Unlock()
+	if write {
+		c.writeLocked(out)
+	}
 }
 
 // runSync runs Bind or StartTLS in the reader goroutine. answered, when

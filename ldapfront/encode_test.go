@@ -144,15 +144,19 @@ func TestSelectAttributes(t *testing.T) {
 
 func TestLimitsDefaults(t *testing.T) {
 	got := Limits{MaxConnsPerIP: -1}.withDefaults()
-	want := Limits{MaxMessageBytes: 1 << 20, MaxConnections: 4096, MaxOpsPerConn: 16, IdleTimeout: 10 * time.Minute,
+	want := Limits{MaxMessageBytes: 1 << 20, MaxMessageBytesAnonymous: 256 << 10, MaxConnections: 4096, MaxOpsPerConn: 16, IdleTimeout: 10 * time.Minute,
 		MessageTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, OperationTimeout: 30 * time.Second, LimiterEntries: 16384}
 	if got != want {
 		t.Fatalf("defaults %+v, want %+v", got, want)
 	}
-	set := Limits{MaxMessageBytes: 5, MaxConnections: 6, MaxConnsPerIP: 7, MaxOpsPerConn: 8, IdleTimeout: 1,
+	set := Limits{MaxMessageBytes: 5, MaxMessageBytesAnonymous: 4, MaxConnections: 6, MaxConnsPerIP: 7, MaxOpsPerConn: 8, IdleTimeout: 1,
 		MessageTimeout: 2, WriteTimeout: 3, OperationTimeout: 4, RatePerIP: 0.5, RateBurst: 9, FailedBindsPerDN: 10, LimiterEntries: 11}
 	if got := set.withDefaults(); got != set {
 		t.Fatalf("explicit limits changed: %+v", got)
+	}
+	// The limit before a bind is never above the one after.
+	if got := (Limits{MaxMessageBytes: 1000}).withDefaults(); got.MaxMessageBytesAnonymous != 1000 {
+		t.Fatalf("anonymous limit %d over MaxMessageBytes 1000", got.MaxMessageBytesAnonymous)
 	}
 }
 

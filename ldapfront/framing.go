@@ -6,19 +6,38 @@ import (
 	"fmt"
 	"io"
 
-	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/ldapbridge/ldapbridge/ldapfront/internal/berlex"
+	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
 // Errors of the framing layer. errMalformed and errTooLarge end the
-// connection with a Notice of Disconnection (protocolError).
+// connection with a Notice of Disconnection (protocolError); so does
+// errTooComplex, a message over the structure limits below, which wraps
+// errMalformed.
 var (
-	errMalformed = errors.New("malformed LDAP message")
-	errTooLarge  = errors.New("LDAP message larger than the limit")
+	errMalformed  = errors.New("malformed LDAP message")
+	errTooLarge   = errors.New("LDAP message larger than the limit")
+	errTooComplex = fmt.Errorf("LDAP message over the structure limits: %w", errMalformed)
 )
 
-// maxDepth bounds BER nesting; LDAP messages are shallow except for
-// filters, and nothing the bridge accepts needs more.
-const maxDepth = 64
+// Structure limits of one LDAPMessage, checked before anything is
+// decoded, so that what a message costs beyond its own bytes is bounded
+// by them and not by what it holds (half a million empty elements fit in
+// 1 MB). Nothing the bridge accepts comes near: a bind is 6 elements, a
+// Password Modify 9, a root DSE search with a few attributes 20, each
+// control up to 4 more.
+const (
+	// maxDepth bounds BER nesting; LDAP messages are shallow except for
+	// filters.
+	maxDepth = 64
+	// maxElements bounds the elements of a message, all depths counted.
+	maxElements = 4096
+	// maxControls bounds the controls of a message. slapd knows about 40
+	// and a client sends at most a few.
+	maxControls = 32
+)
+
+var messageLimits = berlex.Limits{MaxDepth: maxDepth, MaxElements: maxElements}
 
 // readFrame reads the rest of one LDAPMessage whose first byte (tag) has
 // already been read: a definite BER length of at most max bytes, then
@@ -81,120 +100,63 @@ func eofIsUnexpected(err error) error {
 	return err
 }
 
-// checkBER walks b, which must hold exactly one TLV, and rejects what
-// RFC 4511 §5.1 forbids and asn1-ber would accept: indefinite lengths,
-// high tag numbers, trailing bytes, and nesting deeper than maxDepth.
-func checkBER(b []byte) error {
-	rest, err := checkTLV(b, 0)
-	if err != nil {
-		return err
+// berError turns an error of the reader into one of the framing layer.
+func berError(what string, err error) error {
+	if errors.Is(err, berlex.ErrLimit) {
+		return fmt.Errorf("%s: %v: %w", what, err, errTooComplex)
 	}
-	if len(rest) != 0 {
-		return fmt.Errorf("%d trailing bytes: %w", len(rest), errMalformed)
-	}
-	return nil
+	return fmt.Errorf("%s: %v: %w", what, err, errMalformed)
 }
 
-func checkTLV(b []byte, depth int) ([]byte, error) {
-	if depth > maxDepth {
-		return nil, fmt.Errorf("nesting deeper than %d: %w", maxDepth, errMalformed)
-	}
-	if len(b) < 2 {
-		return nil, fmt.Errorf("truncated element: %w", errMalformed)
-	}
-	tag := b[0]
-	if tag&0x1f == 0x1f {
-		return nil, fmt.Errorf("high tag number: %w", errMalformed)
-	}
-	if tag == 0 {
-		return nil, fmt.Errorf("end-of-contents element: %w", errMalformed)
-	}
-	l := int(b[1])
-	p := 2
-	switch {
-	case l == 0x80:
-		return nil, fmt.Errorf("indefinite length: %w", errMalformed)
-	case l > 0x80:
-		k := l & 0x7f
-		if k > 4 || len(b) < 2+k {
-			return nil, fmt.Errorf("bad length: %w", errMalformed)
-		}
-		l = 0
-		for _, c := range b[2 : 2+k] {
-			l = l<<8 | int(c)
-		}
-		p += k
-	}
-	if l > len(b)-p {
-		return nil, fmt.Errorf("element longer than its container: %w", errMalformed)
-	}
-	content := b[p : p+l]
-	if tag&0x20 != 0 {
-		for len(content) > 0 {
-			var err error
-			if content, err = checkTLV(content, depth+1); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return b[p+l:], nil
-}
-
-// decodeBER checks b strictly, then decodes it with asn1-ber.
-func decodeBER(b []byte) (*ber.Packet, error) {
-	if err := checkBER(b); err != nil {
-		return nil, err
-	}
-	p, err := ber.DecodePacketErr(b)
-	if err != nil {
-		return nil, fmt.Errorf("decode BER: %v: %w", err, errMalformed)
-	}
-	return p, nil
-}
-
-// message is a decoded LDAPMessage envelope.
+// message is a decoded LDAPMessage envelope. Its elements alias the frame
+// it was decoded from.
 type message struct {
 	id       int64
-	op       *ber.Packet
+	op       berlex.Element
 	tag      byte // the protocolOp identifier byte, e.g. 0x60 for BindRequest
 	controls []reqControl
-	packet   *ber.Packet
 }
 
 // reqControl is one request control.
 type reqControl struct {
 	oid      string
 	critical bool
-	value    []byte // nil when absent
+	value    []byte // nil when absent; a copy
 }
 
-// decodeMessage decodes one LDAPMessage (RFC 4511 §4.1.1). Any error wraps
-// errMalformed: the connection cannot be trusted to stay in step.
+// decodeMessage decodes one LDAPMessage (RFC 4511 §4.1.1) from b, its
+// frame: the whole of b is checked against the structure limits first,
+// then the envelope and the controls are read. The protocolOp is left to
+// the decoder of its type. Any error wraps errMalformed: the connection
+// cannot be trusted to stay in step.
 func decodeMessage(b []byte) (*message, error) {
-	p, err := decodeBER(b)
-	if err != nil {
-		return nil, err
+	if err := berlex.Check(b, messageLimits); err != nil {
+		return nil, berError("LDAPMessage", err)
 	}
-	if !isUniversal(p, ber.TypeConstructed, ber.TagSequence) || len(p.Children) < 2 || len(p.Children) > 3 {
+	env, _, err := berlex.Next(b)
+	if err != nil || env.Tag != tagSequence {
+		return nil, fmt.Errorf("LDAPMessage is not a SEQUENCE: %w", errMalformed)
+	}
+	var parts [3]berlex.Element
+	n, err := berlex.Split(env.Content, parts[:])
+	if err != nil || n < 2 {
 		return nil, fmt.Errorf("LDAPMessage is not SEQUENCE { messageID, protocolOp, controls? }: %w", errMalformed)
 	}
-	idp := p.Children[0]
-	if !isUniversal(idp, ber.TypePrimitive, ber.TagInteger) {
+	if parts[0].Tag != tagInteger {
 		return nil, fmt.Errorf("messageID is not an INTEGER: %w", errMalformed)
 	}
-	id, err := parseInt(idp.Data.Bytes())
+	id, err := parseInt(parts[0].Content)
 	if err != nil || id < 1 || id > maxMessageID {
 		// 0 is reserved for unsolicited notifications (RFC 4511 §4.1.1.1).
 		return nil, fmt.Errorf("messageID out of range: %w", errMalformed)
 	}
-	op := p.Children[1]
-	if op.ClassType != ber.ClassApplication || op.Tag > 30 {
+	op := parts[1]
+	if op.Class() != berlex.ClassApplication {
 		return nil, fmt.Errorf("protocolOp is not an APPLICATION element: %w", errMalformed)
 	}
-	m := &message{id: id, op: op, tag: byte(op.ClassType) | byte(op.TagType) | byte(op.Tag), packet: p}
-	if len(p.Children) == 3 {
-		m.controls, err = decodeControls(p.Children[2])
-		if err != nil {
+	m := &message{id: id, op: op, tag: op.Tag}
+	if n == 3 {
+		if m.controls, err = decodeControls(parts[2]); err != nil {
 			return nil, err
 		}
 	}
@@ -203,36 +165,54 @@ func decodeMessage(b []byte) (*message, error) {
 
 const maxMessageID = 1<<31 - 1
 
-func decodeControls(p *ber.Packet) ([]reqControl, error) {
-	if p.ClassType != ber.ClassContext || p.TagType != ber.TypeConstructed || p.Tag != 0 {
+// decodeControls decodes
+//
+//	Controls ::= SEQUENCE OF control Control
+//	Control ::= SEQUENCE {
+//	  controlType  LDAPOID,
+//	  criticality  BOOLEAN DEFAULT FALSE,
+//	  controlValue OCTET STRING OPTIONAL }
+//
+// after counting them, so that more than maxControls costs nothing.
+func decodeControls(e berlex.Element) ([]reqControl, error) {
+	if e.Tag != tagControls {
 		return nil, fmt.Errorf("controls are not [0] SEQUENCE OF Control: %w", errMalformed)
 	}
-	out := make([]reqControl, 0, len(p.Children))
-	for _, c := range p.Children {
-		if !isUniversal(c, ber.TypeConstructed, ber.TagSequence) || len(c.Children) < 1 || len(c.Children) > 3 {
+	n, err := berlex.Count(e.Content, maxControls)
+	if err != nil {
+		return nil, berError(fmt.Sprintf("controls (at most %d)", maxControls), err)
+	}
+	out := make([]reqControl, 0, n)
+	for rest := e.Content; len(rest) > 0; {
+		var c berlex.Element
+		if c, rest, err = berlex.Next(rest); err != nil {
+			return nil, berError("control", err)
+		}
+		var parts [3]berlex.Element
+		k, err := berlex.Split(c.Content, parts[:])
+		if err != nil || c.Tag != tagSequence || k < 1 {
 			return nil, fmt.Errorf("control is not a SEQUENCE: %w", errMalformed)
 		}
-		if !isUniversal(c.Children[0], ber.TypePrimitive, ber.TagOctetString) {
+		if parts[0].Tag != tagOctetString {
 			return nil, fmt.Errorf("controlType is not an OCTET STRING: %w", errMalformed)
 		}
-		rc := reqControl{oid: c.Children[0].Data.String()}
-		rest := c.Children[1:]
-		if len(rest) > 0 && isUniversal(rest[0], ber.TypePrimitive, ber.TagBoolean) {
-			v := rest[0].Data.Bytes()
-			if len(v) != 1 {
+		rc := reqControl{oid: controlOID(parts[0].Content)}
+		more := parts[1:k]
+		if len(more) > 0 && more[0].Tag == tagBoolean {
+			if rc.critical, err = berlex.Bool(more[0].Content); err != nil {
 				return nil, fmt.Errorf("criticality is not a one-octet BOOLEAN: %w", errMalformed)
 			}
-			rc.critical = v[0] != 0
-			rest = rest[1:]
+			more = more[1:]
 		}
-		if len(rest) > 0 {
-			if !isUniversal(rest[0], ber.TypePrimitive, ber.TagOctetString) {
+		if len(more) > 0 {
+			if more[0].Tag != tagOctetString {
 				return nil, fmt.Errorf("controlValue is not an OCTET STRING: %w", errMalformed)
 			}
-			rc.value = append([]byte{}, rest[0].Data.Bytes()...)
-			rest = rest[1:]
+			// A copy: the controls outlive the frame, which is wiped.
+			rc.value = append([]byte{}, more[0].Content...)
+			more = more[1:]
 		}
-		if len(rest) > 0 {
+		if len(more) > 0 {
 			return nil, fmt.Errorf("control has extra elements: %w", errMalformed)
 		}
 		out = append(out, rc)
@@ -240,33 +220,27 @@ func decodeControls(p *ber.Packet) ([]reqControl, error) {
 	return out, nil
 }
 
-func isUniversal(p *ber.Packet, typ ber.Type, tag ber.Tag) bool {
-	return p.ClassType == ber.ClassUniversal && p.TagType == typ && p.Tag == tag
+// knownControls are the control OIDs clients send most; decoding one of
+// them costs no allocation.
+var knownControls = [...]string{
+	pwcontrol.OIDPasswordPolicy,
+	pwcontrol.OIDValidationDetailsRequest,
 }
 
-func isContext(p *ber.Packet, typ ber.Type, tag ber.Tag) bool {
-	return p.ClassType == ber.ClassContext && p.TagType == typ && p.Tag == tag
+func controlOID(b []byte) string {
+	for _, k := range knownControls {
+		if string(b) == k {
+			return k
+		}
+	}
+	return string(b)
 }
 
 // parseInt decodes a BER INTEGER or ENUMERATED content.
 func parseInt(b []byte) (int64, error) {
-	if len(b) == 0 || len(b) > 8 {
-		return 0, fmt.Errorf("integer of %d octets: %w", len(b), errMalformed)
+	v, err := berlex.Int(b)
+	if err != nil {
+		return 0, fmt.Errorf("%v: %w", err, errMalformed)
 	}
-	return ber.ParseInt64(b)
-}
-
-// wipePacket zeroes every buffer asn1-ber made while decoding p, which
-// each hold a copy of the request's passwords.
-func wipePacket(p *ber.Packet) {
-	if p == nil {
-		return
-	}
-	if p.Data != nil {
-		clear(p.Data.Bytes())
-	}
-	clear(p.ByteValue)
-	for _, c := range p.Children {
-		wipePacket(c)
-	}
+	return v, nil
 }

@@ -11,6 +11,7 @@ import (
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/ldapfront/internal/berlex"
 	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
@@ -103,13 +104,14 @@ func FuzzReadMessage(f *testing.F) {
 				t.Fatalf("messageID %d accepted", m.id)
 			}
 			interpretControls(m.controls)
-			exercise(t, m)
+			exercise(t, m, b)
 		}
 	})
 }
 
-// exercise runs the per-operation decoders the reader would run.
-func exercise(t *testing.T, m *message) {
+// exercise runs the per-operation decoders the reader would run on m,
+// decoded from frame.
+func exercise(t *testing.T, m *message, frame []byte) {
 	switch m.tag {
 	case appBindRequest:
 		if r, err := decodeBind(m.op); err == nil {
@@ -147,9 +149,9 @@ func exercise(t *testing.T, m *message) {
 			t.Fatalf("decodeAbandon: %v", err)
 		}
 	case appModifyRequest:
-		checkModify(t, m.op, m.packet.Bytes())
+		checkModify(t, m.op, frame)
 	}
-	wipePacket(m.packet)
+	clear(frame)
 }
 
 // checkPasswordModify decodes a Password Modify value and checks what
@@ -202,7 +204,7 @@ func FuzzPasswordModifyValue(f *testing.F) {
 // and checks what comes back: a malformed error, an opError with a known
 // code and no request bytes in its diagnostic, or passwords that were in
 // the request and a shape the bridge accepts.
-func checkModify(t *testing.T, op *ber.Packet, raw []byte) {
+func checkModify(t *testing.T, op berlex.Element, raw []byte) {
 	r, err := decodeModify(op)
 	if err != nil {
 		if !errors.Is(err, errMalformed) {
@@ -280,7 +282,7 @@ func FuzzModifyRequest(f *testing.F) {
 			f.Fatal(err)
 		}
 		if msg.tag == appModifyRequest {
-			f.Add(msg.op.Bytes())
+			f.Add(msg.op.TLV)
 		}
 	}
 	pw := func(op uint, vals ...string) ldap.Change { return change(op, "userPassword", vals...) }
@@ -298,11 +300,192 @@ func FuzzModifyRequest(f *testing.F) {
 	f.Add(mustHex(f, "6605 0400 3001 00"))                  // a change that is not a SEQUENCE
 	f.Add(mustHex(f, "660c 0400 3008 3006 0a00 3002 0400")) // a PartialAttribute without its SET
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := decodeBER(data)
+		// Unchecked: the decoder must hold on its own.
+		op, _, err := berlex.Next(data)
 		if err != nil {
 			return
 		}
-		defer wipePacket(p)
-		checkModify(t, p, data)
+		checkModify(t, op, data)
+	})
+}
+
+// requestOps are the protocolOps of clientPDUs with tag, for the seeds of
+// the per-request decoders.
+func requestOps(t testing.TB, tag byte) [][]byte {
+	var out [][]byte
+	for _, p := range clientPDUs(t) {
+		m, err := decodeMessage(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.tag == tag {
+			out = append(out, m.op.TLV)
+		}
+	}
+	return out
+}
+
+// within reports whether sub is a subslice of b (an alias, not a copy).
+func within(sub, b []byte) bool {
+	if len(sub) == 0 {
+		return true
+	}
+	return len(b) > 0 && uintptrOf(sub) >= uintptrOf(b) && uintptrOf(sub)+uintptr(len(sub)) <= uintptrOf(b)+uintptr(len(b))
+}
+
+// FuzzDecodeMessage: the envelope decoder never panics, refuses with
+// errMalformed, keeps to the structure limits, and what it accepts the
+// asn1-ber decoder (the old path, kept in the tests) reads the same way.
+func FuzzDecodeMessage(f *testing.F) {
+	for _, p := range clientPDUs(f) {
+		f.Add(p)
+	}
+	f.Add(manyControls(maxControls))
+	f.Add(manyControls(maxControls + 1))
+	f.Add(deepControls(maxDepth - 2))
+	f.Add(deepControls(maxDepth - 1))
+	f.Add(rawMessage(1, rawWhoAmI(), bytes.Repeat([]byte{0x30, 0x00}, 100)))
+	f.Add(rawMessage(1, rawWhoAmI(), control(pwcontrol.OIDPasswordPolicy, true, []byte{1, 2})))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := decodeMessage(data)
+		if err != nil {
+			if !errors.Is(err, errMalformed) {
+				t.Fatalf("decodeMessage error %v does not wrap errMalformed", err)
+			}
+			return
+		}
+		if m.id < 1 || m.id > maxMessageID || len(m.controls) > maxControls || !within(m.op.TLV, data) {
+			t.Fatalf("accepted id %d, %d controls, op outside the frame", m.id, len(m.controls))
+		}
+		p, err := decodeBER(data)
+		if err != nil {
+			t.Fatalf("accepted what asn1-ber refuses: %v", err)
+		}
+		id, _ := parseInt(p.Children[0].Data.Bytes())
+		op := p.Children[1]
+		if id != m.id || byte(op.ClassType)|byte(op.TagType)|byte(op.Tag) != m.tag {
+			t.Fatalf("id %d tag %02x; asn1-ber reads %d %02x", m.id, m.tag, id, byte(op.ClassType)|byte(op.TagType)|byte(op.Tag))
+		}
+		if len(p.Children) == 3 && len(p.Children[2].Children) != len(m.controls) {
+			t.Fatalf("%d controls; asn1-ber reads %d", len(m.controls), len(p.Children[2].Children))
+		}
+		for i, c := range m.controls {
+			if c.oid != p.Children[2].Children[i].Children[0].Data.String() {
+				t.Fatalf("control %d is %q", i, c.oid)
+			}
+		}
+		exercise(t, m, data)
+	})
+}
+
+// FuzzDecodeBind: a BindRequest decodes or is malformed; a name and a
+// password come from the request.
+func FuzzDecodeBind(f *testing.F) {
+	for _, op := range requestOps(f, appBindRequest) {
+		f.Add(op)
+	}
+	f.Add(saslBindOp(userDN, "EXTERNAL").Bytes())
+	f.Add(rawBind("", nil))
+	f.Add(mustHex(f, "6007 020103 0400 a100"))        // authentication [1]
+	f.Add(mustHex(f, "600a 020103 0400 a303 040100")) // SASL, a one-byte mechanism
+	f.Fuzz(func(t *testing.T, data []byte) {
+		op, _, err := berlex.Next(data)
+		if err != nil {
+			return
+		}
+		r, err := decodeBind(op)
+		defer r.password.Wipe()
+		if err != nil {
+			if !errors.Is(err, errMalformed) {
+				t.Fatalf("decodeBind error %v does not wrap errMalformed", err)
+			}
+			if r.name != "" || !r.password.IsZero() {
+				t.Fatal("a failed decode returned a name or a password")
+			}
+			return
+		}
+		if !bytes.Contains(data, []byte(r.name)) || !bytes.Contains(data, r.password.Bytes()) {
+			t.Fatal("name or password not from the request")
+		}
+		if r.simple != (r.mech == "") || !r.simple && !r.password.IsZero() {
+			t.Fatalf("simple %v, mech %q, password of %d bytes", r.simple, r.mech, r.password.Len())
+		}
+		if r.password.Len() > 0 && within(r.password.Bytes(), data) {
+			t.Fatal("the password aliases the frame, which is wiped")
+		}
+	})
+}
+
+// FuzzDecodeSearch: a SearchRequest decodes or is malformed, and its
+// filter evaluates or is malformed.
+func FuzzDecodeSearch(f *testing.F) {
+	for _, op := range requestOps(f, appSearchRequest) {
+		f.Add(op)
+	}
+	f.Add(rawSearch("+", "*", "1.1"))
+	var eq []byte
+	for range 70 {
+		eq = tlv(0xa2, eq) // not(not(…))
+	}
+	f.Add(tlv(appSearchRequest, str(tagOctetString, ""), []byte{tagEnumerated, 1, 0}, []byte{tagEnumerated, 1, 0},
+		[]byte{tagInteger, 1, 0}, []byte{tagInteger, 1, 0}, []byte{tagBoolean, 1, 0}, eq, tlv(tagSequence)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		op, _, err := berlex.Next(data)
+		if err != nil {
+			return
+		}
+		r, err := decodeSearch(op)
+		if err != nil {
+			if !errors.Is(err, errMalformed) {
+				t.Fatalf("decodeSearch error %v does not wrap errMalformed", err)
+			}
+			return
+		}
+		if !within(r.filter.TLV, data) {
+			t.Fatal("filter outside the request")
+		}
+		for _, a := range r.attrs {
+			if !bytes.Contains(data, []byte(a)) {
+				t.Fatalf("attribute %q not from the request", a)
+			}
+		}
+		searchTarget(r)
+		if _, err := matchFilter(r.filter, rootDSE(&Options{Vendor: "v"}, []string{"dc=example,dc=com"}, true)); err != nil && !errors.Is(err, errMalformed) {
+			t.Fatalf("matchFilter: %v", err)
+		}
+		selectAttributes(subschema(), r.attrs)
+	})
+}
+
+// FuzzDecodeExtended: an ExtendedRequest and an AbandonRequest decode or
+// are malformed; an extended request's value is read as Password Modify.
+func FuzzDecodeExtended(f *testing.F) {
+	for _, op := range requestOps(f, appExtendedRequest) {
+		f.Add(op)
+	}
+	for _, op := range requestOps(f, appAbandonRequest) {
+		f.Add(op)
+	}
+	f.Add(rawPasswordModify([]byte("x")))
+	f.Add(mustHex(f, "7705 8000 8101 00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		op, _, err := berlex.Next(data)
+		if err != nil {
+			return
+		}
+		if _, err := decodeAbandon(op); err != nil && !errors.Is(err, errMalformed) {
+			t.Fatalf("decodeAbandon: %v", err)
+		}
+		r, err := decodeExtended(op)
+		if err != nil {
+			if !errors.Is(err, errMalformed) {
+				t.Fatalf("decodeExtended error %v does not wrap errMalformed", err)
+			}
+			return
+		}
+		if !bytes.Contains(data, []byte(r.oid)) || r.hasValue != (r.value != nil) || !within(r.value, data) {
+			t.Fatalf("extended request %q, value present %v", r.oid, r.hasValue)
+		}
+		checkPasswordModify(t, r.value, r.hasValue)
 	})
 }

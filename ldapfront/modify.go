@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/ldapfront/internal/berlex"
 )
 
 // The operations of a ModifyRequest change (RFC 4511 §4.6, RFC 4525).
@@ -84,46 +84,69 @@ func isUserPassword(desc string) (match, options bool) {
 // A structural error wraps errMalformed (the connection ends, as for
 // every other request); an operation number outside the enumeration is
 // kept for passwordChange to answer. The userPassword values are copies;
-// the caller wipes them and the packet.
-func decodeModify(op *ber.Packet) (modifyRequest, error) {
+// the caller wipes them and the frame.
+func decodeModify(op berlex.Element) (modifyRequest, error) {
 	var r modifyRequest
-	if op.TagType != ber.TypeConstructed || len(op.Children) != 2 ||
-		!isUniversal(op.Children[0], ber.TypePrimitive, ber.TagOctetString) ||
-		!isUniversal(op.Children[1], ber.TypeConstructed, ber.TagSequence) {
+	var top [2]berlex.Element
+	if n, err := berlex.Split(op.Content, top[:]); err != nil || !op.Constructed() || n != 2 ||
+		top[0].Tag != tagOctetString || top[1].Tag != tagSequence {
 		return r, fmt.Errorf("ModifyRequest is not SEQUENCE { object, changes }: %w", errMalformed)
 	}
-	r.object = op.Children[0].Data.String()
 	fail := func(what string) (modifyRequest, error) {
 		r.wipe()
 		return modifyRequest{}, fmt.Errorf("ModifyRequest %s: %w", what, errMalformed)
 	}
-	for _, ch := range op.Children[1].Children {
-		if !isUniversal(ch, ber.TypeConstructed, ber.TagSequence) || len(ch.Children) != 2 {
+	// Counted first, so that the slice is made once at its size.
+	n, err := berlex.Count(top[1].Content, maxElements)
+	if err != nil {
+		return fail("changes")
+	}
+	if n > 0 {
+		r.changes = make([]modification, 0, n)
+	}
+	for rest := top[1].Content; len(rest) > 0; {
+		var ch berlex.Element
+		if ch, rest, err = berlex.Next(rest); err != nil {
+			return fail("change")
+		}
+		var parts, pa [2]berlex.Element
+		if k, err := berlex.Split(ch.Content, parts[:]); err != nil || ch.Tag != tagSequence || k != 2 {
 			return fail("change is not SEQUENCE { operation, modification }")
 		}
-		opp, mod := ch.Children[0], ch.Children[1]
-		if !isUniversal(opp, ber.TypePrimitive, ber.TagEnumerated) ||
-			!isUniversal(mod, ber.TypeConstructed, ber.TagSequence) || len(mod.Children) != 2 ||
-			!isUniversal(mod.Children[0], ber.TypePrimitive, ber.TagOctetString) ||
-			!isUniversal(mod.Children[1], ber.TypeConstructed, ber.TagSet) {
+		opp, mod := parts[0], parts[1]
+		if k, err := berlex.Split(mod.Content, pa[:]); err != nil || opp.Tag != tagEnumerated ||
+			mod.Tag != tagSequence || k != 2 || pa[0].Tag != tagOctetString || pa[1].Tag != tagSet {
 			return fail("change element types")
 		}
-		n, err := parseInt(opp.Data.Bytes())
+		opn, err := parseInt(opp.Content)
 		if err != nil {
 			return fail("operation")
 		}
-		m := modification{op: n, attr: mod.Children[0].Data.String(), nvals: len(mod.Children[1].Children)}
+		nvals, err := berlex.Count(pa[1].Content, maxElements)
+		if err != nil {
+			return fail("values")
+		}
+		m := modification{op: opn, attr: string(pa[0].Content), nvals: nvals}
 		m.password, m.options = isUserPassword(m.attr)
-		for _, v := range mod.Children[1].Children {
-			if !isUniversal(v, ber.TypePrimitive, ber.TagOctetString) {
+		if m.password && nvals > 0 {
+			m.values = make([]bridge.Secret, 0, nvals)
+		}
+		for vals := pa[1].Content; len(vals) > 0; {
+			var v berlex.Element
+			if v, vals, err = berlex.Next(vals); err != nil || v.Tag != tagOctetString {
+				// The values kept so far are in r only once m is: wipe them here.
+				for i := range m.values {
+					m.values[i].Wipe()
+				}
 				return fail("value is not an OCTET STRING")
 			}
 			if m.password {
-				m.values = append(m.values, bridge.NewSecret(v.Data.Bytes()))
+				m.values = append(m.values, bridge.NewSecret(v.Content))
 			}
 		}
 		r.changes = append(r.changes, m)
 	}
+	r.object = string(top[0].Content)
 	return r, nil
 }
 

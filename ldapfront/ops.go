@@ -40,7 +40,6 @@ func (c *conn) dispatch(m *message, frame []byte) (ending, bool) {
 	case appBindRequest:
 		req, err := decodeBind(m.op)
 		clear(frame)
-		wipePacket(m.packet)
 		if err != nil {
 			return malformed(err), true
 		}
@@ -53,7 +52,6 @@ func (c *conn) dispatch(m *message, frame []byte) (ending, bool) {
 		req, err := decodeExtended(m.op)
 		if err != nil {
 			clear(frame)
-			wipePacket(m.packet)
 			return malformed(err), true
 		}
 		return c.extended(m, seq, frame, req)
@@ -69,7 +67,6 @@ func (c *conn) dispatch(m *message, frame []byte) (ending, bool) {
 	case appModifyRequest:
 		req, err := decodeModify(m.op)
 		clear(frame)
-		wipePacket(m.packet)
 		if err != nil {
 			return malformed(err), true
 		}
@@ -119,7 +116,6 @@ func (c *conn) overRate(m *message, seq uint64, frame []byte) bool {
 		decoded = err == nil
 	}
 	clear(frame)
-	wipePacket(m.packet)
 	c.srv.obs.LimitHit("rate_per_ip")
 	if m.tag == appBindRequest {
 		// A bind that fails leaves the session anonymous (RFC 4511
@@ -305,7 +301,6 @@ func (c *conn) extended(m *message, seq uint64, frame []byte, req extendedReques
 	case oidPasswordModify:
 		pm, perr := decodePasswordModify(req.value, req.hasValue)
 		clear(frame)
-		wipePacket(m.packet)
 		started := c.startOp(m, seq, "passwordModify", appExtendedResp, bridge.OpNone, func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode) {
 			defer pm.OldPassword.Wipe()
 			defer pm.NewPassword.Wipe()

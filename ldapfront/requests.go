@@ -3,8 +3,8 @@ package ldapfront
 import (
 	"fmt"
 
-	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/ldapfront/internal/berlex"
 	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
@@ -43,6 +43,14 @@ func interpretControls(cs []reqControl) controls {
 	return out
 }
 
+// The decoders below read a protocolOp that decodeMessage has checked
+// (berlex.Check: lengths, nesting, element count), straight from the
+// frame's bytes. What they return is copied out of the frame where it
+// outlives it (strings, Secrets) and aliases it otherwise (an extended
+// request's value, a search filter); the caller clears the frame once
+// the passwords in it have been copied into Secrets. They are safe on
+// unchecked input too: every length is checked again as it is read.
+
 // bindRequest is a decoded BindRequest.
 type bindRequest struct {
 	version  int64
@@ -53,35 +61,44 @@ type bindRequest struct {
 	mech string
 }
 
-func decodeBind(op *ber.Packet) (bindRequest, error) {
+// Context tags of the BindRequest's AuthenticationChoice.
+const (
+	tagAuthSimple = 0x80 // [0] simple OCTET STRING
+	tagAuthSASL   = 0xa3 // [3] SaslCredentials
+)
+
+func decodeBind(op berlex.Element) (bindRequest, error) {
 	var r bindRequest
-	if op.TagType != ber.TypeConstructed || len(op.Children) != 3 {
+	var c [3]berlex.Element
+	if n, err := berlex.Split(op.Content, c[:]); err != nil || !op.Constructed() || n != 3 {
 		return r, fmt.Errorf("BindRequest is not SEQUENCE { version, name, authentication }: %w", errMalformed)
 	}
-	v, name, auth := op.Children[0], op.Children[1], op.Children[2]
-	if !isUniversal(v, ber.TypePrimitive, ber.TagInteger) || !isUniversal(name, ber.TypePrimitive, ber.TagOctetString) {
+	v, name, auth := c[0], c[1], c[2]
+	if v.Tag != tagInteger || name.Tag != tagOctetString {
 		return r, fmt.Errorf("BindRequest version or name: %w", errMalformed)
 	}
 	var err error
-	if r.version, err = parseInt(v.Data.Bytes()); err != nil {
+	if r.version, err = parseInt(v.Content); err != nil {
 		return r, err
 	}
-	r.name = name.Data.String()
-	if auth.ClassType != ber.ClassContext {
+	if auth.Class() != berlex.ClassContext {
 		return r, fmt.Errorf("BindRequest authentication is not a context tag: %w", errMalformed)
 	}
-	switch {
-	case auth.Tag == 0 && auth.TagType == ber.TypePrimitive:
+	switch auth.Tag {
+	case tagAuthSimple:
 		r.simple = true
-		r.password = bridge.NewSecret(auth.Data.Bytes())
-	case auth.Tag == 3 && auth.TagType == ber.TypeConstructed:
-		if len(auth.Children) < 1 || len(auth.Children) > 2 || !isUniversal(auth.Children[0], ber.TypePrimitive, ber.TagOctetString) {
+		r.password = bridge.NewSecret(auth.Content)
+	case tagAuthSASL:
+		var sc [2]berlex.Element
+		if n, err := berlex.Split(auth.Content, sc[:]); err != nil || n < 1 || sc[0].Tag != tagOctetString {
 			return r, fmt.Errorf("SaslCredentials: %w", errMalformed)
 		}
-		r.mech = "SASL " + printable(auth.Children[0].Data.String(), 32)
+		r.mech = "SASL " + printable(string(sc[0].Content), 32)
 	default:
-		r.mech = fmt.Sprintf("authentication choice [%d]", auth.Tag)
+		r.mech = fmt.Sprintf("authentication choice [%d]", auth.Number())
 	}
+	// Last, so that a failed decode allocates nothing that outlives it.
+	r.name = string(name.Content)
 	return r, nil
 }
 
@@ -90,83 +107,101 @@ type searchRequest struct {
 	base      string
 	scope     int64
 	typesOnly bool
-	filter    *ber.Packet
+	filter    berlex.Element // aliases the frame
 	attrs     []string
 }
 
-func decodeSearch(op *ber.Packet) (searchRequest, error) {
+func decodeSearch(op berlex.Element) (searchRequest, error) {
 	var r searchRequest
-	if op.TagType != ber.TypeConstructed || len(op.Children) != 8 {
+	var c [8]berlex.Element
+	if n, err := berlex.Split(op.Content, c[:]); err != nil || !op.Constructed() || n != 8 {
 		return r, fmt.Errorf("SearchRequest does not have 8 elements: %w", errMalformed)
 	}
-	c := op.Children
-	if !isUniversal(c[0], ber.TypePrimitive, ber.TagOctetString) ||
-		!isUniversal(c[1], ber.TypePrimitive, ber.TagEnumerated) ||
-		!isUniversal(c[2], ber.TypePrimitive, ber.TagEnumerated) ||
-		!isUniversal(c[3], ber.TypePrimitive, ber.TagInteger) ||
-		!isUniversal(c[4], ber.TypePrimitive, ber.TagInteger) ||
-		!isUniversal(c[5], ber.TypePrimitive, ber.TagBoolean) ||
-		c[6].ClassType != ber.ClassContext ||
-		!isUniversal(c[7], ber.TypeConstructed, ber.TagSequence) {
+	if c[0].Tag != tagOctetString || c[1].Tag != tagEnumerated || c[2].Tag != tagEnumerated ||
+		c[3].Tag != tagInteger || c[4].Tag != tagInteger || c[5].Tag != tagBoolean ||
+		c[6].Class() != berlex.ClassContext || c[7].Tag != tagSequence {
 		return r, fmt.Errorf("SearchRequest element types: %w", errMalformed)
 	}
-	r.base = c[0].Data.String()
 	var err error
-	if r.scope, err = parseInt(c[1].Data.Bytes()); err != nil {
+	if r.scope, err = parseInt(c[1].Content); err != nil {
 		return r, err
 	}
-	for _, i := range []int{2, 3, 4} {
-		if _, err := parseInt(c[i].Data.Bytes()); err != nil {
+	for _, i := range [...]int{2, 3, 4} {
+		if _, err := parseInt(c[i].Content); err != nil {
 			return r, err
 		}
 	}
-	if b := c[5].Data.Bytes(); len(b) != 1 {
+	if r.typesOnly, err = berlex.Bool(c[5].Content); err != nil {
 		return r, fmt.Errorf("typesOnly is not a one-octet BOOLEAN: %w", errMalformed)
-	} else {
-		r.typesOnly = b[0] != 0
 	}
-	r.filter = c[6]
-	for _, a := range c[7].Children {
-		if !isUniversal(a, ber.TypePrimitive, ber.TagOctetString) {
-			return r, fmt.Errorf("attribute selector is not an OCTET STRING: %w", errMalformed)
+	n, err := berlex.Count(c[7].Content, maxElements)
+	if err != nil {
+		return r, berError("attribute selection", err)
+	}
+	if n > 0 {
+		r.attrs = make([]string, 0, n)
+	}
+	for rest := c[7].Content; len(rest) > 0; {
+		var a berlex.Element
+		if a, rest, err = berlex.Next(rest); err != nil || a.Tag != tagOctetString {
+			return searchRequest{}, fmt.Errorf("attribute selector is not an OCTET STRING: %w", errMalformed)
 		}
-		r.attrs = append(r.attrs, a.Data.String())
+		r.attrs = append(r.attrs, string(a.Content))
 	}
+	r.base = string(c[0].Content)
+	r.filter = c[6]
 	return r, nil
 }
 
 // extendedRequest is a decoded ExtendedRequest.
 type extendedRequest struct {
 	oid      string
-	value    []byte
+	value    []byte // aliases the frame
 	hasValue bool
 }
 
-func decodeExtended(op *ber.Packet) (extendedRequest, error) {
+// Context tags of the ExtendedRequest.
+const (
+	tagExtReqName  = 0x80 // [0] requestName
+	tagExtReqValue = 0x81 // [1] requestValue, primitive (RFC 4511 §5.1)
+)
+
+// knownExtended are the extended operations the bridge implements;
+// decoding one of their OIDs costs no allocation.
+var knownExtended = [...]string{oidPasswordModify, oidWhoAmI, oidStartTLS}
+
+func decodeExtended(op berlex.Element) (extendedRequest, error) {
 	var r extendedRequest
-	if op.TagType != ber.TypeConstructed || len(op.Children) < 1 || len(op.Children) > 2 {
+	var c [2]berlex.Element
+	n, err := berlex.Split(op.Content, c[:])
+	if err != nil || !op.Constructed() || n < 1 {
 		return r, fmt.Errorf("ExtendedRequest is not SEQUENCE { requestName, requestValue? }: %w", errMalformed)
 	}
-	if !isContext(op.Children[0], ber.TypePrimitive, 0) {
+	if c[0].Tag != tagExtReqName {
 		return r, fmt.Errorf("ExtendedRequest requestName is not [0]: %w", errMalformed)
 	}
-	r.oid = op.Children[0].Data.String()
-	if len(op.Children) == 2 {
+	if n == 2 {
 		// RFC 4511 §5.1: OCTET STRINGs are primitive only.
-		if !isContext(op.Children[1], ber.TypePrimitive, 1) {
+		if c[1].Tag != tagExtReqValue {
 			return r, fmt.Errorf("ExtendedRequest requestValue is not a primitive [1]: %w", errMalformed)
 		}
-		r.value = op.Children[1].Data.Bytes()
+		r.value = c[1].Content
 		r.hasValue = true
+	}
+	r.oid = string(c[0].Content)
+	for _, k := range knownExtended {
+		if string(c[0].Content) == k {
+			r.oid = k
+		}
 	}
 	return r, nil
 }
 
-func decodeAbandon(op *ber.Packet) (int64, error) {
-	if op.TagType != ber.TypePrimitive {
+func decodeAbandon(op berlex.Element) (int64, error) {
+	if op.Constructed() {
 		return 0, fmt.Errorf("AbandonRequest is not a primitive INTEGER: %w", errMalformed)
 	}
-	return parseInt(op.Data.Bytes())
+	return parseInt(op.Content)
 }
 
 // decodePasswordModify decodes the RFC 3062 request value
@@ -187,19 +222,30 @@ func decodePasswordModify(value []byte, present bool) (bridge.PasswordModify, er
 	if !present {
 		return pm, nil
 	}
-	p, err := decodeBER(value)
-	if err != nil || !isUniversal(p, ber.TypeConstructed, ber.TagSequence) {
-		return pm, &opError{bridge.ProtocolError, "Password Modify request value is not a PasswdModifyRequestValue SEQUENCE"}
+	malformed := &opError{bridge.ProtocolError, "Password Modify request value is not a PasswdModifyRequestValue SEQUENCE"}
+	// The value is an OCTET STRING holding BER of its own, which the
+	// message's check did not look into: check it as a message is checked.
+	if berlex.Check(value, messageLimits) != nil {
+		return pm, malformed
 	}
-	defer wipePacket(p)
-	next := ber.Tag(0)
-	for _, c := range p.Children {
-		if c.ClassType != ber.ClassContext || c.TagType != ber.TypePrimitive || c.Tag > 2 || c.Tag < next {
+	s, _, err := berlex.Next(value)
+	if err != nil || s.Tag != tagSequence {
+		return pm, malformed
+	}
+	next := byte(0)
+	for rest := s.Content; len(rest) > 0; {
+		var c berlex.Element
+		if c, rest, err = berlex.Next(rest); err != nil {
+			return pm, malformed
+		}
+		if c.Class() != berlex.ClassContext || c.Constructed() || c.Number() > 2 || c.Number() < next {
+			pm.OldPassword.Wipe()
+			pm.NewPassword.Wipe()
 			return bridge.PasswordModify{}, &opError{bridge.ProtocolError, "Password Modify request value has an unexpected or repeated element"}
 		}
-		next = c.Tag + 1
-		b := c.Data.Bytes()
-		switch c.Tag {
+		next = c.Number() + 1
+		b := c.Content
+		switch c.Number() {
 		case 0:
 			pm.UserIdentity = string(b)
 		case 1:

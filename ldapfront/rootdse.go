@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/ldapfront/internal/berlex"
 	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
@@ -113,26 +113,40 @@ const (
 // case-insensitive syntax); every other assertion is Undefined, so a
 // filter the bridge cannot evaluate returns no entry rather than a wrong
 // one. A structurally invalid filter is an error.
-func matchFilter(f *ber.Packet, attrs []attribute) (bool, error) {
+func matchFilter(f berlex.Element, attrs []attribute) (bool, error) {
 	t, err := evalFilter(f, attrs, 0)
 	return t == triTrue, err
 }
 
-func evalFilter(f *ber.Packet, attrs []attribute, depth int) (tri, error) {
+// Filter choices (RFC 4511 §4.5.1), by tag number.
+const (
+	filterAnd      = 0
+	filterOr       = 1
+	filterNot      = 2
+	filterEquality = 3
+	filterPresent  = 7
+)
+
+func evalFilter(f berlex.Element, attrs []attribute, depth int) (tri, error) {
 	if depth > maxDepth {
 		return triUndefined, fmt.Errorf("filter nested too deeply: %w", errMalformed)
 	}
-	if f.ClassType != ber.ClassContext {
+	if f.Class() != berlex.ClassContext {
 		return triUndefined, fmt.Errorf("filter choice is not a context tag: %w", errMalformed)
 	}
-	switch f.Tag {
-	case 0, 1: // and, or
-		if f.TagType != ber.TypeConstructed {
+	switch f.Number() {
+	case filterAnd, filterOr:
+		if !f.Constructed() {
 			return triUndefined, fmt.Errorf("and/or filter is not constructed: %w", errMalformed)
 		}
-		isAnd := f.Tag == 0
+		isAnd := f.Number() == filterAnd
 		decided, undefined := false, false
-		for _, c := range f.Children {
+		for rest := f.Content; len(rest) > 0; {
+			c, r, err := berlex.Next(rest)
+			if err != nil {
+				return triUndefined, berError("filter", err)
+			}
+			rest = r
 			t, err := evalFilter(c, attrs, depth+1)
 			if err != nil {
 				return triUndefined, err
@@ -155,11 +169,12 @@ func evalFilter(f *ber.Packet, attrs []attribute, depth int) (tri, error) {
 			return triTrue, nil // includes the absolute true filter (&)
 		}
 		return triFalse, nil // includes the absolute false filter (|)
-	case 2: // not
-		if f.TagType != ber.TypeConstructed || len(f.Children) != 1 {
+	case filterNot:
+		var c [1]berlex.Element
+		if n, err := berlex.Split(f.Content, c[:]); err != nil || !f.Constructed() || n != 1 {
 			return triUndefined, fmt.Errorf("not filter must hold one filter: %w", errMalformed)
 		}
-		t, err := evalFilter(f.Children[0], attrs, depth+1)
+		t, err := evalFilter(c[0], attrs, depth+1)
 		switch t {
 		case triTrue:
 			t = triFalse
@@ -167,35 +182,35 @@ func evalFilter(f *ber.Packet, attrs []attribute, depth int) (tri, error) {
 			t = triTrue
 		}
 		return t, err
-	case 3: // equalityMatch
-		if f.TagType != ber.TypeConstructed || len(f.Children) != 2 ||
-			!isUniversal(f.Children[0], ber.TypePrimitive, ber.TagOctetString) ||
-			!isUniversal(f.Children[1], ber.TypePrimitive, ber.TagOctetString) {
+	case filterEquality:
+		var c [2]berlex.Element
+		if n, err := berlex.Split(f.Content, c[:]); err != nil || !f.Constructed() || n != 2 ||
+			c[0].Tag != tagOctetString || c[1].Tag != tagOctetString {
 			return triUndefined, fmt.Errorf("equality filter is not an AttributeValueAssertion: %w", errMalformed)
 		}
-		a := findAttr(attrs, f.Children[0].Data.String())
+		a := findAttr(attrs, string(c[0].Content))
 		if a == nil {
 			return triFalse, nil
 		}
-		want := f.Children[1].Data.String()
+		want := string(c[1].Content)
 		for _, v := range a.values {
 			if strings.EqualFold(v, want) {
 				return triTrue, nil
 			}
 		}
 		return triFalse, nil
-	case 7: // present
-		if f.TagType != ber.TypePrimitive {
+	case filterPresent:
+		if f.Constructed() {
 			return triUndefined, fmt.Errorf("present filter is not primitive: %w", errMalformed)
 		}
-		if findAttr(attrs, f.Data.String()) != nil {
+		if findAttr(attrs, string(f.Content)) != nil {
 			return triTrue, nil
 		}
 		return triFalse, nil
 	case 4, 5, 6, 8, 9: // substrings, >=, <=, approx, extensible
 		return triUndefined, nil
 	}
-	return triUndefined, fmt.Errorf("unknown filter choice [%d]: %w", f.Tag, errMalformed)
+	return triUndefined, fmt.Errorf("unknown filter choice [%d]: %w", f.Number(), errMalformed)
 }
 
 func findAttr(attrs []attribute, name string) *attribute {

@@ -91,6 +91,12 @@ type Limits struct {
 	WriteTimeout     time.Duration // default 30s
 	OperationTimeout time.Duration // context deadline of one operation; default 30s
 
+	// MaxMessageBytesAnonymous is MaxMessageBytes before the session is
+	// bound (and after an anonymous bind), default 256 KiB and never more
+	// than MaxMessageBytes: as with slapd's sockbuf_max_incoming and
+	// sockbuf_max_incoming_auth, what a client may make the bridge read
+	// before it has proven who it is stays small.
+	MaxMessageBytesAnonymous int
 	// RatePerIP is the requests per second one client address may send
 	// (a token bucket over all its connections; Unbind and Abandon are
 	// free); a request over it is answered busy at once, never queued.
@@ -120,6 +126,10 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxMessageBytes <= 0 {
 		l.MaxMessageBytes = 1 << 20
 	}
+	if l.MaxMessageBytesAnonymous <= 0 {
+		l.MaxMessageBytesAnonymous = 256 << 10
+	}
+	l.MaxMessageBytesAnonymous = min(l.MaxMessageBytesAnonymous, l.MaxMessageBytes)
 	if l.MaxConnections <= 0 {
 		l.MaxConnections = 4096
 	}
@@ -174,7 +184,9 @@ type Observer interface {
 	// "modifyDN".
 	OpDone(op string, code bridge.ResultCode, d time.Duration)
 	// LimitHit names the limit: "max_connections", "max_conns_per_ip",
-	// "max_ops_per_conn", "max_message_bytes", "idle_timeout",
+	// "max_ops_per_conn", "max_message_bytes",
+	// "max_message_bytes_anonymous", "message_structure" (too many
+	// elements, controls or levels of nesting), "idle_timeout",
 	// "message_timeout", "rate_per_ip", "failed_binds_per_dn".
 	LimitHit(name string)
 	// Decided reports the core's Decision on every bind but an anonymous

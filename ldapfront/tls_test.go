@@ -177,3 +177,47 @@ func TestServeChecksListener(t *testing.T) {
 		t.Fatalf("Serve after Close = %v", err)
 	}
 }
+
+// TestStartTLSAfterResponse: an operation is outstanding only until its
+// response is written, so StartTLS sent as soon as a response has been
+// read is never refused with "operations are outstanding" (ldap3's
+// open(); start_tls(), python-ldap and Perl do exactly this).
+func TestStartTLSAfterResponse(t *testing.T) {
+	core, _ := testCore(t)
+	serverTLS, clientTLS := selfSigned(t)
+	ts := startServer(t, core, Options{}, Listener{Name: "st", Mode: StartTLS, TLS: serverTLS})
+	ops := []struct {
+		name string
+		do   func(*ldap.Conn) error
+	}{
+		{"root DSE search", func(l *ldap.Conn) error {
+			_, err := l.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+				"(objectClass=*)", []string{"supportedExtension"}, nil))
+			return err
+		}},
+		{"WhoAmI", func(l *ldap.Conn) error { _, err := l.WhoAmI(nil); return err }},
+		{"bind", func(l *ldap.Conn) error { return l.Bind(userDN, userPass) }},
+	}
+	const rounds = 400
+	for _, op := range ops {
+		t.Run(op.name, func(t *testing.T) {
+			refused := 0
+			for range rounds {
+				l := dialLDAP(t, ts.addr)
+				if err := op.do(l); err != nil {
+					t.Fatal(err)
+				}
+				if err := l.StartTLS(clientTLS); err != nil {
+					if ldapCode(err) != uint16(bridge.OperationsError) {
+						t.Fatal(err)
+					}
+					refused++
+				}
+				l.Close()
+			}
+			if refused > 0 {
+				t.Fatalf("StartTLS right after a response refused %d times of %d", refused, rounds)
+			}
+		})
+	}
+}

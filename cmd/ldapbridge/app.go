@@ -170,6 +170,8 @@ func frontLimits(l config.Limits) ldapfront.Limits {
 		OperationTimeout: time.Duration(l.OperationTimeout),
 		RatePerIP:        l.RatePerIP,
 		FailedBindsPerDN: l.FailedBindsPerDN,
+
+		MaxMessageBytesAnonymous: l.MaxMessageBytesAnonymous,
 	}
 }
 
