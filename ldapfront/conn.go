@@ -490,7 +490,7 @@ func (c *conn) startOp(m *message, seq uint64, name string, respTag byte, restri
 		c.mu.Unlock()
 		d := time.Since(start)
 		c.srv.obs.OpDone(name, code, d)
-		c.log.Debug("operation done", "op", seq, "msgid", m.id, "type", name, "code", int(code), "result", code.String(), "duration", d)
+		c.log.Debug("operation done", "op", seq, "msgid", m.id, "type", name, "code", int(code), "result", code.String(), "duration_ms", float64(d.Microseconds())/1000)
 	}()
 	return true
 }
@@ -509,7 +509,7 @@ func (c *conn) runSync(ctx context.Context, m *message, seq uint64, name string,
 	clear(out)
 	d := time.Since(start)
 	c.srv.obs.OpDone(name, code, d)
-	c.log.Debug("operation done", "op", seq, "msgid", m.id, "type", name, "code", int(code), "result", code.String(), "duration", d)
+	c.log.Debug("operation done", "op", seq, "msgid", m.id, "type", name, "code", int(code), "result", code.String(), "duration_ms", float64(d.Microseconds())/1000)
 	return code
 }
 

@@ -208,7 +208,7 @@ func (c *conn) modify(ctx context.Context, m *message, seq uint64, ctl controls,
 				info.Actor = p.DN()
 			}
 			c.srv.obs.PasswordChange(op, info, o)
-			c.log.Info("password change refused", "op", seq, "msgid", m.id, "type", "modify", "target", printable(mr.object, 256), "outcome", o)
+			c.log.Info("password change refused", "op", seq, "msgid", m.id, "type", "modify", "target", printable(mr.object, 256), "answer", o)
 		}
 		return reply(o)
 	}
@@ -243,6 +243,6 @@ func (c *conn) modify(ctx context.Context, m *message, seq uint64, ctl controls,
 	}
 	c.srv.obs.PasswordChange(op, info, o)
 	c.log.Info("password change", "op", seq, "msgid", m.id, "type", "modify", "target", info.Target, "kind", info.Kind.String(),
-		"backend", info.Backend, "outcome", o)
+		"backend", info.Backend, "answer", o)
 	return reply(o)
 }

@@ -339,7 +339,7 @@ func (c *conn) passwordModify(ctx context.Context, m *message, seq uint64, ctl c
 			}
 		}
 		c.srv.obs.PasswordChange(op, info, o)
-		c.log.Info("password change refused", "op", seq, "msgid", m.id, "type", "passwordModify", "target", info.Target, "outcome", o)
+		c.log.Info("password change refused", "op", seq, "msgid", m.id, "type", "passwordModify", "target", info.Target, "answer", o)
 		return reply(o)
 	}
 	if !c.cleartextOK() {
@@ -352,7 +352,7 @@ func (c *conn) passwordModify(ctx context.Context, m *message, seq uint64, ctl c
 	o, info := c.srv.core.ChangePassword(ctx, p, pm)
 	c.srv.obs.PasswordChange(op, info, o)
 	c.log.Info("password change", "op", seq, "msgid", m.id, "type", "passwordModify", "target", info.Target,
-		"kind", info.Kind.String(), "backend", info.Backend, "outcome", o)
+		"kind", info.Kind.String(), "backend", info.Backend, "answer", o)
 	defer o.GeneratedPassword.Wipe()
 	return reply(o)
 }

@@ -141,7 +141,9 @@ func buildBackendsWith(cfg *config.Config, log *slog.Logger, m *metrics.Metrics)
 	var checks []backendCheck
 	var errs []error
 	for _, b := range cfg.Backends {
-		blog := log.With("backend", b.Name)
+		// Each client adds "backend" to its log lines itself: adding it
+		// here too wrote the key twice in every JSON line.
+		blog := log
 		var wrap func(http.RoundTripper) http.RoundTripper
 		var onCache func(string, bool)
 		if m != nil {
@@ -476,7 +478,7 @@ loop:
 	// clients, then in-flight operations finish within the drain timeout.
 	a.ready.draining.Store(true)
 	drain := time.Duration(a.gen.Load().cfg.Limits.DrainTimeout)
-	a.log.Info("draining", "timeout", drain.String())
+	a.log.Info("draining", "timeout_ms", drain.Milliseconds())
 	dctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	if err := front.Shutdown(dctx); err != nil {

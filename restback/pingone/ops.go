@@ -337,7 +337,7 @@ func (c *Client) done(what, dn string, out bridge.Outcome) bridge.Outcome {
 	default:
 		lvl = slog.LevelInfo
 	}
-	c.log.Log(context.Background(), lvl, "pingone: "+what, "dn", dn, "outcome", out)
+	c.log.Log(context.Background(), lvl, "pingone: "+what, "dn", dn, "answer", out)
 	return out
 }
 
