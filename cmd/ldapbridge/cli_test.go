@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -401,5 +402,70 @@ func TestCertificateExpiryMetric(t *testing.T) {
 			t.Fatalf("%s did not follow the certificate reload within 20s:\n%s", name, p.stderr)
 		}
 		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// TestHashPasswordTerminal: on a terminal (a pseudo-terminal made by
+// util-linux's script) the password is asked twice and never echoed.
+func TestHashPasswordTerminal(t *testing.T) {
+	scriptPath, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) from util-linux is not installed")
+	}
+	const pw = "Tty-Passw0rd-77"
+	for _, tc := range []struct {
+		again string
+		code  int
+		want  string
+	}{
+		{pw, 0, "$argon2id$v=19$m=19456,t=3,p=1$"},
+		{pw + "x", 1, "the two passwords differ"},
+	} {
+		cmd := exec.Command(scriptPath, "-qec", binPath+" hash-password", "/dev/null")
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := &lockedBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Type each line only once the prompt is there, as a person
+		// would: echo is off by then.
+		waitFor := func(s string) {
+			deadline := time.Now().Add(30 * time.Second)
+			for !strings.Contains(out.String(), s) {
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatalf("no %q prompt: %q", s, out.String())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		waitFor("Password: ")
+		io.WriteString(stdin, pw+"\n")
+		waitFor("Again: ")
+		io.WriteString(stdin, tc.again+"\n")
+		err = cmd.Wait()
+		stdin.Close()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		got := out.String()
+		if code != tc.code || !strings.Contains(got, tc.want) {
+			t.Errorf("exit %d, output %q; want exit %d and %q", code, got, tc.code, tc.want)
+		}
+		if strings.Contains(got, "Tty-Passw0rd") {
+			t.Errorf("the password was echoed or printed: %q", got)
+		}
+		if tc.code == 0 {
+			i := strings.Index(got, "$argon2id$")
+			h := strings.TrimSpace(got[i:])
+			if ok, err := config.VerifyHash(h, []byte(pw)); !ok || err != nil {
+				t.Errorf("the hash %q does not verify: %v", h, err)
+			}
+		}
 	}
 }
