@@ -5,10 +5,10 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
-	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/audit"
-	"github.com/ldapbridge/ldapbridge/metrics"
+	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/ldapfront"
+	"github.com/ldapbridge/ldapbridge/metrics"
 )
 
 // auditTrail writes audit records, and logs and counts the ones it cannot.
