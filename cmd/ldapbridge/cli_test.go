@@ -23,6 +23,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/ldapbridge/ldapbridge/config"
+	"github.com/ldapbridge/ldapbridge/restback/pingone"
 )
 
 // runBinEnv runs the binary to completion with extra environment
@@ -466,6 +467,26 @@ func TestHashPasswordTerminal(t *testing.T) {
 			if ok, err := config.VerifyHash(h, []byte(pw)); !ok || err != nil {
 				t.Errorf("the hash %q does not verify: %v", h, err)
 			}
+		}
+	}
+}
+
+// TestSetGatewaySummary: a dry run and a real run print the same shape.
+func TestSetGatewaySummary(t *testing.T) {
+	fails := []pingone.BatchFailure{{DN: "uid=a", Reason: "no such user"}, {DN: "uid=b", Reason: "not attempted: context canceled"}}
+	for _, tc := range []struct {
+		sum  pingone.BatchSummary
+		want string
+		bad  bool
+	}{
+		{pingone.BatchSummary{Total: 3, Changed: 3}, "summary: 3 DNs: 0 to change, 3 changed, 0 failed, 0 skipped\n", false},
+		{pingone.BatchSummary{Total: 3, Changed: 3, DryRun: true}, "summary: 3 DNs: 3 to change, 0 changed, 0 failed, 0 skipped (dry run: nothing changed)\n", false},
+		{pingone.BatchSummary{Total: 4, Changed: 2, Failed: 2, Failures: fails},
+			"summary: 4 DNs: 0 to change, 2 changed, 1 failed, 1 skipped\n  failed uid=a: no such user\n  skipped uid=b: not attempted: context canceled\n", true},
+	} {
+		var b bytes.Buffer
+		if bad := printSummary(&b, tc.sum); b.String() != tc.want || bad != tc.bad {
+			t.Errorf("printSummary(%+v) = %v\n%s\nwant %v\n%s", tc.sum, bad, b.String(), tc.bad, tc.want)
 		}
 	}
 }
