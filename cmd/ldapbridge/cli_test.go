@@ -113,6 +113,14 @@ func TestHelp(t *testing.T) {
 			})
 		}
 	}
+	// "help COMMAND" is "COMMAND -h".
+	for _, c := range cliCommands {
+		want, _, _ := runBinEnv(t, nil, "", append(append([]string(nil), c.args...), "-h")...)
+		got, _, code := runBinEnv(t, nil, "", append([]string{"help"}, c.args...)...)
+		if code != 0 || got != want {
+			t.Errorf("help %v: exit %d\n%s\nwant the output of %v -h:\n%s", c.args, code, got, c.args, want)
+		}
+	}
 	// A bad flag is a usage error on stderr, pointing at the help.
 	_, errOut, code := runBinEnv(t, nil, "", "serve", "--bogus")
 	if code != 2 || !strings.Contains(errOut, "-bogus") || !strings.Contains(errOut, `"ldapbridge serve -h"`) {

@@ -45,7 +45,7 @@ commands:
   hash-password  print a password hash for the configuration's accounts section
   pingone        pingone set-gateway: point PingOne users at an LDAP gateway
   version        print the version
-  help           print this help (also -h, --help)
+  help           print this help (also -h, --help); "help COMMAND" = "COMMAND -h"
 
 environment:
   ` + envConfig + `  the configuration file when --config (or check-config's FILE)
@@ -84,6 +84,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "version", "--version", "-version":
 		return cmdVersion(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
+		if args[0] == "help" && len(args) > 1 {
+			// "ldapbridge help serve" is "ldapbridge serve -h".
+			return run(append(args[1:len(args):len(args)], "-h"), stdin, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		for _, c := range commands {
 			// Each command's own help, so that the two never disagree.
