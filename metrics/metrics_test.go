@@ -511,7 +511,7 @@ func TestSuccessFailureLabels(t *testing.T) {
 	m.ConfigLoaded(true, true)
 	m.ConfigLoaded(false, true)
 	for name, want := range map[string]map[string]float64{
-		"ldapbridge_config_reloads_total":         {"result=success": 1, "result=failure": 1},
+		"ldapbridge_config_reloads_total":          {"result=success": 1, "result=failure": 1},
 		"ldapbridge_backend_token_refreshes_total": {"backend=p1,result=success": 1, "backend=p1,result=failure": 1},
 	} {
 		got := series(t, reg, name)
