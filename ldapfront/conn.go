@@ -498,7 +498,7 @@ func (c *conn) startOp(m *message, seq uint64, name string, respTag byte, gate b
 		clear(out) // it may hold a generated password
 		d := time.Since(start)
 		c.srv.obs.OpDone(name, code, d)
-		c.log.Debug("operation done", "op", seq, "msgid", m.id, "type", name, "code", int(code), "result", code.String(), "duration", d)
+		c.log.Debug("operation done", "op", seq, "msgid", m.id, "type", name, "code", int(code), "result", code.String(), "duration_ms", float64(d.Microseconds())/1000)
 	}()
 	return true
 }
@@ -536,7 +536,7 @@ func (c *conn) runSync(ctx context.Context, m *message, seq uint64, name string,
 	clear(out)
 	d := time.Since(start)
 	c.srv.obs.OpDone(name, code, d)
-	c.log.Debug("operation done", "op", seq, "msgid", m.id, "type", name, "code", int(code), "result", code.String(), "duration", d)
+	c.log.Debug("operation done", "op", seq, "msgid", m.id, "type", name, "code", int(code), "result", code.String(), "duration_ms", float64(d.Microseconds())/1000)
 	return code
 }
 

@@ -189,7 +189,7 @@ func (c *conn) decided(op OpInfo, d bridge.Decision) {
 			msg = "password change refused"
 		}
 		c.log.Info(msg, "op", op.Op, "msgid", op.MsgID, "type", d.Op.String(),
-			"target", printable(d.Target.DN, 256), "kind", d.Kind.String(), "backend", d.Target.Backend, "outcome", d.Outcome)
+			"target", printable(d.Target.DN, 256), "kind", d.Kind.String(), "backend", d.Target.Backend, "answer", d.Outcome)
 	default:
 		// A Modify of anything but userPassword: nothing to audit.
 		return

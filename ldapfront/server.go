@@ -314,7 +314,7 @@ func (s *Server) Serve(ln net.Listener, l Listener) error {
 				// Out of file descriptors and the like: wait and retry,
 				// as net/http does.
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.log.Warn("accept failed; retrying", "listener", l.Name, "err", err, "delay", backoff)
+				s.log.Warn("accept failed; retrying", "listener", l.Name, "err", err, "delay_ms", float64(backoff.Microseconds())/1000)
 				time.Sleep(backoff)
 				continue
 			}

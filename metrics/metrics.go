@@ -16,8 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/audit"
+	"github.com/ldapbridge/ldapbridge/bridge"
 )
 
 const namespace = "ldapbridge"
@@ -34,6 +34,22 @@ type BuildInfo struct {
 	Revision  string
 	GoVersion string
 }
+
+// LimitNames are the limits ldapfront reports by name (its Observer's
+// LimitHit): each series of ldapbridge_ldap_limit_hits_total exists, at
+// zero, from the start, so that rate() and alerts see the first hit.
+var LimitNames = []string{
+	"max_connections", "max_conns_per_ip", "max_ops_per_conn", "max_message_bytes",
+	"max_message_bytes_anonymous", "message_structure",
+	"idle_timeout", "message_timeout", "rate_per_ip", "failed_binds_per_dn",
+}
+
+// Result label values of the counters of things that succeed or fail as a
+// whole: configuration reloads and token refreshes.
+const (
+	ResultSuccess = "success"
+	ResultFailure = "failure"
+)
 
 // CallToken is the call name of an OAuth token request; each one also
 // counts as a token refresh.
@@ -58,6 +74,7 @@ type Metrics struct {
 	reloadOK    prometheus.Gauge
 	reloadTime  prometheus.Gauge
 	auditErrors prometheus.Counter
+	certExpiry  *prometheus.GaugeVec
 }
 
 // New creates the collectors and registers them with reg (one registry per
@@ -104,8 +121,8 @@ func New(reg prometheus.Registerer, bi BuildInfo) (*Metrics, error) {
 		}, []string{"backend", "outcome"}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: "backend", Name: "token_refreshes_total",
-			Help: "OAuth access token requests, by backend and outcome (success, failure).",
-		}, []string{"backend", "outcome"}),
+			Help: "OAuth access token requests, by backend and result (success, failure).",
+		}, []string{"backend", "result"}),
 		cacheHits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: "backend", Name: "cache_hits_total",
 			Help: "Backend cache lookups answered from the cache, by backend and cache.",
@@ -130,6 +147,10 @@ func New(reg prometheus.Registerer, bi BuildInfo) (*Metrics, error) {
 			Namespace: namespace, Subsystem: "audit", Name: "write_errors_total",
 			Help: "Audit records that could not be written.",
 		}),
+		certExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "tls", Name: "certificate_expiry_timestamp_seconds",
+			Help: "Unix time at which the certificate a TLS listener serves expires, by listener; follows certificate reloads.",
+		}, []string{"listener"}),
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info",
@@ -140,14 +161,17 @@ func New(reg prometheus.Registerer, bi BuildInfo) (*Metrics, error) {
 	for _, c := range []prometheus.Collector{
 		m.ops, m.opDuration, m.conns, m.connsTotal, m.limits, m.beRequests, m.beDuration,
 		m.changes, m.bindFails, m.tokens, m.cacheHits, m.cacheMisses, m.reloads, m.reloadOK, m.reloadTime,
-		m.auditErrors, build,
+		m.auditErrors, m.certExpiry, build,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
-	for _, r := range []string{"success", "failure"} {
+	for _, r := range []string{ResultSuccess, ResultFailure} {
 		m.reloads.WithLabelValues(r)
+	}
+	for _, l := range LimitNames {
+		m.limits.WithLabelValues(l)
 	}
 	return m, nil
 }
@@ -170,6 +194,12 @@ func (m *Metrics) Backend(name string) {
 	for _, o := range []string{audit.OutcomeRefused, audit.OutcomeError} {
 		m.bindFails.WithLabelValues(name, o)
 	}
+}
+
+// CertificateLoaded records when the certificate listener now serves
+// expires: at start and after each certificate reload.
+func (m *Metrics) CertificateLoaded(listener string, notAfter time.Time) {
+	m.certExpiry.WithLabelValues(listener).Set(float64(notAfter.Unix()))
 }
 
 // ConnOpened counts a connection accepted on listener.
@@ -256,9 +286,9 @@ func (m *Metrics) ConfigLoaded(ok bool, reload bool) {
 		m.reloadOK.Set(0)
 	}
 	if reload {
-		result := "failure"
+		result := ResultFailure
 		if ok {
-			result = "success"
+			result = ResultSuccess
 		}
 		m.reloads.WithLabelValues(result).Inc()
 	}
@@ -296,11 +326,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.m.beRequests.WithLabelValues(t.backend, call, status).Inc()
 	t.m.beDuration.WithLabelValues(t.backend, call).Observe(d.Seconds())
 	if call == CallToken {
-		outcome := "failure"
+		result := ResultFailure
 		if err == nil && resp.StatusCode/100 == 2 {
-			outcome = "success"
+			result = ResultSuccess
 		}
-		t.m.tokens.WithLabelValues(t.backend, outcome).Inc()
+		t.m.tokens.WithLabelValues(t.backend, result).Inc()
 	}
 	return resp, err
 }

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -369,5 +372,157 @@ func TestTransportPassesErrorsThrough(t *testing.T) {
 	}
 	if got := value(t, m.beRequests.WithLabelValues("pd", "bind", "error")); got != 1 {
 		t.Errorf("error not counted: %v", got)
+	}
+}
+
+// series reads the family name from a gathered registry: each series's
+// labels (name=value, comma-separated, in the registry's order) and its
+// value. Gathering, unlike WithLabelValues, creates nothing.
+func series(t *testing.T, reg *prometheus.Registry, name string) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.Metric {
+			var ls []string
+			for _, l := range m.Label {
+				ls = append(ls, l.GetName()+"="+l.GetValue())
+			}
+			v := m.GetCounter().GetValue()
+			if m.Gauge != nil {
+				v = m.GetGauge().GetValue()
+			}
+			out[strings.Join(ls, ",")] = v
+		}
+	}
+	return out
+}
+
+// TestSeriesPresentFromTheStart: the series alerts divide or rate are
+// exported at zero before anything happens.
+func TestSeriesPresentFromTheStart(t *testing.T) {
+	_, reg := newMetrics(t)
+	limits := series(t, reg, "ldapbridge_ldap_limit_hits_total")
+	if len(limits) != len(LimitNames) {
+		t.Errorf("limit series %v, want one per limit %v", limits, LimitNames)
+	}
+	for _, l := range LimitNames {
+		if v, ok := limits["limit="+l]; !ok || v != 0 {
+			t.Errorf("limit %s: %v present=%v, want 0 from the start", l, v, ok)
+		}
+	}
+	reloads := series(t, reg, "ldapbridge_config_reloads_total")
+	if len(reloads) != 2 || reloads["result=success"] != 0 || reloads["result=failure"] != 0 {
+		t.Errorf("reload series %v, want result=success and result=failure at 0", reloads)
+	}
+}
+
+// TestLimitNamesCoverTheFrontEnd: every limit name the LDAP front end
+// reports (in its Observer documentation or a LimitHit call) is in
+// LimitNames, so that a new limit cannot miss its zero series.
+func TestLimitNamesCoverTheFrontEnd(t *testing.T) {
+	files, err := filepath.Glob("../ldapfront/*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("ldapfront sources: %v %v", files, err)
+	}
+	known := map[string]bool{}
+	for _, l := range LimitNames {
+		known[l] = true
+	}
+	call := regexp.MustCompile(`LimitHit\("([a-z_]+)"\)`)
+	doc := regexp.MustCompile(`(?s)LimitHit names the limit:(.*?)LimitHit\(name string\)`)
+	quoted := regexp.MustCompile(`"([a-z_]+)"`)
+	found := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, m := range call.FindAllStringSubmatch(string(src), -1) {
+			names = append(names, m[1])
+		}
+		for _, d := range doc.FindAllStringSubmatch(string(src), -1) {
+			for _, m := range quoted.FindAllStringSubmatch(d[1], -1) {
+				names = append(names, m[1])
+			}
+		}
+		for _, n := range names {
+			found++
+			if !known[n] {
+				t.Errorf("%s reports limit %q, which LimitNames lacks", f, n)
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatal("no limit names found in ldapfront: the pattern no longer matches")
+	}
+}
+
+func TestCertificateExpiry(t *testing.T) {
+	m, reg := newMetrics(t)
+	const name = "ldapbridge_tls_certificate_expiry_timestamp_seconds"
+	if s := series(t, reg, name); len(s) != 0 {
+		t.Fatalf("expiry series before any certificate: %v", s)
+	}
+	first := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+	m.CertificateLoaded("ldaps", first)
+	m.CertificateLoaded("ldap", first.Add(time.Hour))
+	renewed := first.Add(90 * 24 * time.Hour)
+	m.CertificateLoaded("ldaps", renewed) // a reload replaces the value
+	got := series(t, reg, name)
+	want := map[string]float64{"listener=ldaps": float64(renewed.Unix()), "listener=ldap": float64(first.Add(time.Hour).Unix())}
+	if len(got) != len(want) {
+		t.Fatalf("expiry series %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s %s = %v, want %v", name, k, got[k], v)
+		}
+	}
+}
+
+// TestSuccessFailureLabels: the counters of things that succeed or fail
+// as a whole use one label, result, with the same two values.
+func TestSuccessFailureLabels(t *testing.T) {
+	m, reg := newMetrics(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bad" {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	c := &http.Client{Transport: m.Transport("p1", func(*http.Request) string { return CallToken }, http.DefaultTransport)}
+	for _, p := range []string{"/ok", "/bad"} {
+		resp, err := c.Get(srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	m.ConfigLoaded(true, true)
+	m.ConfigLoaded(false, true)
+	for name, want := range map[string]map[string]float64{
+		"ldapbridge_config_reloads_total":          {"result=success": 1, "result=failure": 1},
+		"ldapbridge_backend_token_refreshes_total": {"backend=p1,result=success": 1, "backend=p1,result=failure": 1},
+	} {
+		got := series(t, reg, name)
+		if len(got) != len(want) {
+			t.Errorf("%s: %v, want %v", name, got, want)
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s{%s} = %v, want %v (all: %v)", name, k, got[k], v, got)
+			}
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -31,14 +30,10 @@ func adminHandler(reg *prometheus.Registry, ready http.Handler, log *slog.Logger
 	return mux
 }
 
-// startAdmin serves the admin endpoints on addr ("" = off).
-func startAdmin(addr string, h http.Handler, log *slog.Logger) (*http.Server, error) {
-	if addr == "" {
-		return nil, nil
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("admin listener: %w", err)
+// startAdmin serves the admin endpoints on ln (nil = off).
+func startAdmin(ln net.Listener, h http.Handler, log *slog.Logger) *http.Server {
+	if ln == nil {
+		return nil
 	}
 	srv := &http.Server{
 		Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
@@ -46,5 +41,5 @@ func startAdmin(addr string, h http.Handler, log *slog.Logger) (*http.Server, er
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go srv.Serve(ln)
-	return srv, nil
+	return srv
 }

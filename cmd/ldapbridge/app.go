@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,16 +33,29 @@ import (
 	"github.com/ldapbridge/ldapbridge/restback/pingone"
 )
 
+var serveHelp = cmdHelp{
+	usage: "ldapbridge serve [--config FILE]",
+	text: `Runs the bridge: the LDAP listeners, the backends and routes, and the admin
+listener (/metrics, /healthz, /readyz) that the configuration file describes.
+SIGHUP reloads the file (routes, backends, accounts, log level, audit file);
+SIGINT or SIGTERM stops accepting connections and drains within
+limits.drain_timeout. Every listener address that cannot be opened is
+reported, all at once, and the process exits 1.
+`,
+}
+
 func cmdServe(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "configuration file (YAML)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs := newFlags("serve", stderr)
+	path := configFlag(fs)
+	pos, code, ok := parseFlags(fs, serveHelp, args, stdout)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return usageError(stderr, "serve", fmt.Sprintf("unexpected argument %q (the file goes after --config)", pos[0]))
 	}
 	if *path == "" {
-		fmt.Fprintln(stderr, "ldapbridge serve: --config FILE is required")
-		return 2
+		return usageError(stderr, "serve", "no configuration file: give --config FILE or set "+envConfig)
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {
@@ -51,16 +65,34 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	return serveConfig(cfg, *path, stdout, stderr, nil)
 }
 
+var checkConfigHelp = cmdHelp{
+	usage: "ldapbridge check-config [FILE | --config FILE]",
+	text: `Validates a configuration file without serving: prints "ok" and exits 0, or
+prints every problem (with its line, its path in the file and, where it can,
+a suggestion) and exits 1. Secret files and certificates the file names must
+be readable, and every backend must build from its section.
+`,
+}
+
 func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "configuration file (YAML)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs := newFlags("check-config", stderr)
+	path := configFlag(fs)
+	pos, code, ok := parseFlags(fs, checkConfigHelp, args, stdout)
+	if !ok {
+		return code
+	}
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "config" })
+	switch {
+	case len(pos) > 1:
+		return usageError(stderr, "check-config", "give one configuration file")
+	case len(pos) == 1 && given && pos[0] != *path:
+		return usageError(stderr, "check-config", fmt.Sprintf("two configuration files: %q and --config %q", pos[0], *path))
+	case len(pos) == 1:
+		*path = pos[0]
 	}
 	if *path == "" {
-		fmt.Fprintln(stderr, "ldapbridge check-config: --config FILE is required")
-		return 2
+		return usageError(stderr, "check-config", "no configuration file: give FILE, --config FILE or set "+envConfig)
 	}
 	cfg, err := config.Load(*path)
 	if err == nil {
@@ -113,7 +145,9 @@ func buildBackendsWith(cfg *config.Config, log *slog.Logger, m *metrics.Metrics)
 	var checks []backendCheck
 	var errs []error
 	for _, b := range cfg.Backends {
-		blog := log.With("backend", b.Name)
+		// Each client adds "backend" to its log lines itself: adding it
+		// here too wrote the key twice in every JSON line.
+		blog := log
 		var wrap func(http.RoundTripper) http.RoundTripper
 		var onCache func(string, bool)
 		if m != nil {
@@ -192,28 +226,33 @@ type boundListener struct {
 	url string
 }
 
-// openListeners provisions TLS and binds every listener; on failure it
-// closes what it opened.
-func openListeners(cfg *config.Config, log *slog.Logger) ([]boundListener, error) {
+// openListeners provisions TLS and binds every listener and the admin
+// listener (nil when admin.address is ""). It tries them all, so that an
+// operator learns of every busy address and unreadable certificate at
+// once; on failure it closes what it opened and returns every problem.
+// m, when not nil, is told each listener's certificate expiry.
+func openListeners(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) ([]boundListener, net.Listener, error) {
 	var out []boundListener
-	fail := func(err error) ([]boundListener, error) {
-		for _, b := range out {
-			b.ln.Close()
-		}
-		return nil, err
-	}
+	var errs []error
 	for _, l := range cfg.Listeners {
 		fl := ldapfront.Listener{Name: l.Name, Mode: modes[l.TLS], Cleartext: cleartextPolicies[l.Cleartext]}
 		if l.TLS != config.TLSNone {
-			r, err := newCertReloader(l.CertFile, l.KeyFile, log)
+			var onLoad func(*tls.Certificate)
+			if m != nil {
+				name := l.Name
+				onLoad = func(c *tls.Certificate) { m.CertificateLoaded(name, certNotAfter(c)) }
+			}
+			r, err := newCertReloader(l.CertFile, l.KeyFile, log, onLoad)
 			if err != nil {
-				return fail(fmt.Errorf("listener %q: %w", l.Name, err))
+				errs = append(errs, fmt.Errorf("listener %q: %w", l.Name, err))
+				continue
 			}
 			fl.TLS = serverTLS(r, l.TLSMinVersion())
 		}
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
-			return fail(fmt.Errorf("listener %q: %w", l.Name, err))
+			errs = append(errs, fmt.Errorf("listener %q: %w", l.Name, err))
+			continue
 		}
 		scheme := "ldap"
 		if l.TLS == config.TLSLDAPS {
@@ -221,8 +260,40 @@ func openListeners(cfg *config.Config, log *slog.Logger) ([]boundListener, error
 		}
 		out = append(out, boundListener{ln: ln, cfg: fl, url: scheme + "://" + ln.Addr().String()})
 	}
-	return out, nil
+	var adminLn net.Listener
+	if cfg.Admin.Address != "" {
+		var err error
+		if adminLn, err = net.Listen("tcp", cfg.Admin.Address); err != nil {
+			errs = append(errs, fmt.Errorf("admin listener: %w", err))
+		}
+	}
+	if len(errs) == 0 {
+		return out, adminLn, nil
+	}
+	for _, b := range out {
+		b.ln.Close()
+	}
+	if adminLn != nil {
+		adminLn.Close()
+	}
+	if len(errs) == 1 {
+		return nil, nil, errs[0]
+	}
+	msg := fmt.Sprintf("%d listeners could not be opened:", len(errs))
+	for _, e := range errs {
+		msg += "\n  " + e.Error()
+	}
+	return nil, nil, &listenError{msg: msg, errs: errs}
 }
+
+// listenError is every listener that could not be opened, one per line.
+type listenError struct {
+	msg  string
+	errs []error
+}
+
+func (e *listenError) Error() string   { return e.msg }
+func (e *listenError) Unwrap() []error { return e.errs }
 
 // settings are what one configuration gives the process besides the
 // core's generation (routes, backends, accounts, bind cache and naming
@@ -331,17 +402,11 @@ func serveConfig(cfg *config.Config, path string, stdout, stderr io.Writer, bann
 		Limits: frontLimits(cfg.Limits), Logger: a.log, Version: buildVersion(),
 		Observer: &observer{Metrics: m, trail: a.trail},
 	})
-	lns, err := openListeners(cfg, a.log)
+	lns, adminLn, err := openListeners(cfg, a.log, m)
 	if err != nil {
 		return fail(err)
 	}
-	admin, err := startAdmin(cfg.Admin.Address, adminHandler(reg, a.ready, a.log), a.log)
-	if err != nil {
-		for _, b := range lns {
-			b.ln.Close()
-		}
-		return fail(err)
-	}
+	admin := startAdmin(adminLn, adminHandler(reg, a.ready, a.log), a.log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -401,7 +466,7 @@ loop:
 	// clients, then in-flight operations finish within the drain timeout.
 	a.ready.draining.Store(true)
 	drain := time.Duration(a.set.Load().cfg.Limits.DrainTimeout)
-	a.log.Info("draining", "timeout", drain.String())
+	a.log.Info("draining", "timeout_ms", drain.Milliseconds())
 	dctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	if err := front.Shutdown(dctx); err != nil {

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
+	"strings"
 	"text/template"
 	"time"
 
@@ -71,15 +74,54 @@ admin:
   address: "{{.Admin}}"
 `))
 
+var demoHelp = cmdHelp{
+	usage: "ldapbridge demo [flags]",
+	text: `Runs the bridge in front of the built-in PingDirectory and PingOne simulators,
+with sample users and passwords, and prints how to try it with OpenLDAP's
+tools. A certificate for StartTLS and LDAPS is generated at start. Nothing is
+written outside a temporary directory, which is removed on exit (SIGINT or
+SIGTERM). Users (DN / password):
+  ` + demoAdminDN + ` / ` + demoAdminPW + `   (PingDirectory, may reset any password)
+  ` + demoBobDN + ` / ` + demoBobPW + `   (PingDirectory)
+  ` + demoAliceDN + ` / ` + demoAlicePW + `   (PingOne)
+`,
+}
+
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	ldapAddr := fs.String("ldap-addr", "127.0.0.1:3389", "LDAP listener (StartTLS offered)")
-	ldapsAddr := fs.String("ldaps-addr", "127.0.0.1:3636", "LDAPS listener")
-	adminAddr := fs.String("admin-addr", "127.0.0.1:9389", "admin HTTP listener (/metrics, /healthz, /readyz)")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs := newFlags("demo", stderr)
+	ldapAddr := fs.String("ldap-addr", "127.0.0.1:3389", "LDAP listener `HOST:PORT` (StartTLS offered)")
+	ldapsAddr := fs.String("ldaps-addr", "127.0.0.1:3636", "LDAPS listener `HOST:PORT`")
+	adminAddr := fs.String("admin-addr", "127.0.0.1:9389", "admin HTTP listener `HOST:PORT` (/metrics, /healthz, /readyz); \"\" turns it off")
+	level := fs.String("log-level", "info", "log `LEVEL`: debug, info, warn, error")
+	pos, code, ok := parseFlags(fs, demoHelp, args, stdout)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return usageError(stderr, "demo", fmt.Sprintf("unexpected argument %q", pos[0]))
+	}
+	// The flags go into a generated configuration file: check them here,
+	// so that a mistake is reported against the flag, not a line of a
+	// file the user never wrote.
+	var bad []string
+	for _, f := range []struct {
+		name, val string
+		optional  bool
+	}{{"ldap-addr", *ldapAddr, false}, {"ldaps-addr", *ldapsAddr, false}, {"admin-addr", *adminAddr, true}} {
+		if f.val == "" && f.optional {
+			continue
+		}
+		if err := checkHostPort(f.val); err != nil {
+			bad = append(bad, fmt.Sprintf("--%s: %q %v", f.name, f.val, err))
+		}
+	}
+	switch *level {
+	case config.LevelDebug, config.LevelInfo, config.LevelWarn, config.LevelError:
+	default:
+		bad = append(bad, fmt.Sprintf("--log-level: %q is not one of debug, info, warn, error", *level))
+	}
+	if len(bad) > 0 {
+		return usageError(stderr, "demo", strings.Join(bad, "\n"))
 	}
 
 	dir, err := os.MkdirTemp("", "ldapbridge-demo-")
@@ -164,4 +206,23 @@ Try, in another terminal:
 			*ldapsAddr, demoAliceDN, demoAlicePW)
 	}
 	return serveConfig(cfg, "", stdout, stderr, banner)
+}
+
+// checkHostPort reports why addr is not a listen address: host:port with
+// a numeric port, and a host of the characters host names and IP
+// addresses are made of (it goes into YAML unescaped).
+func checkHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("is not host:port (e.g. 127.0.0.1:3389)")
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("has port %q: want a number from 0 to 65535", port)
+	}
+	for _, c := range host {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-:_%", c)) {
+			return fmt.Errorf("has a host with %q in it: want a host name or an IP address", c)
+		}
+	}
+	return nil
 }

@@ -66,7 +66,7 @@ admin:
 	os.WriteFile(dns, []byte("# two users and one that does not exist\nuid=alice,ou=people,dc=example,dc=com\nuid=carol,ou=people,dc=example,dc=com\n\nuid=nobody,ou=people,dc=example,dc=com\n"), 0o600)
 
 	out, code := runBin(t, "pingone", "set-gateway", "--config", cfg, "--file", dns, "--dry-run")
-	if code != 1 || !strings.Contains(out, "summary: 3 DNs, 2 would change (dry run), 1 failed") || !strings.Contains(out, "would set\tuid=alice,ou=people,dc=example,dc=com") {
+	if code != 1 || !strings.Contains(out, "summary: 3 DNs: 2 to change, 0 changed, 1 failed, 0 skipped (dry run: nothing changed)") || !strings.Contains(out, "would set\tuid=alice,ou=people,dc=example,dc=com") {
 		t.Fatalf("dry run: exit %d\n%s", code, out)
 	}
 	if st, _ := sim.UserState(ids["alice"]); st.Status == "EXTERNAL" {
@@ -74,7 +74,7 @@ admin:
 	}
 
 	out, code = runBin(t, "pingone", "set-gateway", "--config", cfg, "--dn", "uid=alice,ou=people,dc=example,dc=com")
-	if code != 0 || !strings.Contains(out, "summary: 1 DNs, 1 changed, 0 failed") {
+	if code != 0 || !strings.Contains(out, "summary: 1 DNs: 0 to change, 1 changed, 0 failed, 0 skipped\n") {
 		t.Fatalf("set: exit %d\n%s", code, out)
 	}
 	st, err := sim.UserState(ids["alice"])

@@ -156,7 +156,7 @@ func TestOpsMetricsAndAuditLog(t *testing.T) {
 		{"ldapbridge_password_changes_total", nil, 10},
 		{"ldapbridge_backend_requests_total", map[string]string{"backend": "pd", "call": "bind", "status": "401"}, 1},
 		{"ldapbridge_backend_requests_total", map[string]string{"backend": "pd", "call": "bind", "status": "200"}, 2},
-		{"ldapbridge_backend_token_refreshes_total", map[string]string{"backend": "p1", "outcome": "success"}, 1},
+		{"ldapbridge_backend_token_refreshes_total", map[string]string{"backend": "p1", "result": "success"}, 1},
 		{"ldapbridge_config_last_reload_successful", nil, 1},
 	} {
 		if got := m.get(tc.name, tc.labels); got != tc.want {

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,9 +17,9 @@ import (
 	"github.com/ldapbridge/ldapbridge/restback/pingone"
 )
 
-const pingoneUsage = `usage: ldapbridge pingone set-gateway --config FILE (--dn DN ... | --file FILE) [flags]
-
-Points PingOne users at an LDAP gateway (password.setGateway+json): their
+var pingoneHelp = cmdHelp{
+	usage: "ldapbridge pingone set-gateway [--config FILE] (--dn DN ... | --file FILE) [flags]",
+	text: `Points PingOne users at an LDAP gateway (password.setGateway+json): their
 password authority becomes the gateway. Each DN is resolved through the
 configured route and its PingOne backend; the gateway comes from the route's
 "gateway" section unless --gateway-id and --user-type-id are given.
@@ -31,8 +30,13 @@ PingOne holds (status NO_PASSWORD): with PING_ONE as the gateway's password
 authority, the password then migrates from the LDAP directory at the user's
 next sign-on. No gateway is needed for it.
 
-flags:
-`
+Prints one line per DN ("set", "would set" or "failed", tab-separated) and
+then a summary: "N DNs: N to change, N changed, N failed, N skipped", where
+"to change" counts what a --dry-run would change and "skipped" the DNs not
+attempted because the command was interrupted. Exits 1 when any DN failed
+or was skipped.
+`,
+}
 
 // stringList is a repeatable flag.
 type stringList []string
@@ -41,14 +45,16 @@ func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func cmdPingOne(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+		// set-gateway is the only subcommand: its help is pingone's.
+		args = []string{"set-gateway", "-h"}
+	}
 	if len(args) == 0 || args[0] != "set-gateway" {
-		fmt.Fprint(stderr, pingoneUsage)
+		fmt.Fprint(stderr, "usage: "+pingoneHelp.usage+"\nrun \"ldapbridge pingone set-gateway -h\" for help\n")
 		return 2
 	}
-	fs := flag.NewFlagSet("pingone set-gateway", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, pingoneUsage); fs.PrintDefaults() }
-	path := fs.String("config", "", "configuration file (YAML)")
+	fs := newFlags("pingone set-gateway", stderr)
+	path := configFlag(fs)
 	file := fs.String("file", "", "file of DNs, one per line (# starts a comment; - is standard input)")
 	dryRun := fs.Bool("dry-run", false, "resolve every user and show what would change, change nothing")
 	gwID := fs.String("gateway-id", "", "gateway id (default: the route's gateway.id)")
@@ -57,12 +63,17 @@ func cmdPingOne(args []string, stdout, stderr io.Writer) int {
 	var dnFlags, corr stringList
 	fs.Var(&dnFlags, "dn", "a DN (repeatable)")
 	fs.Var(&corr, "correlation", "correlation attribute NAME=TEMPLATE, e.g. uid={uid} (repeatable; default: the route's)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+	pos, code, ok := parseFlags(fs, pingoneHelp, args[1:], stdout)
+	if !ok {
+		return code
 	}
-	if *path == "" || (len(dnFlags) == 0 && *file == "") {
-		fs.Usage()
-		return 2
+	switch {
+	case len(pos) > 0:
+		return usageError(stderr, "pingone set-gateway", fmt.Sprintf("unexpected argument %q (DNs go after --dn)", pos[0]))
+	case *path == "":
+		return usageError(stderr, "pingone set-gateway", "no configuration file: give --config FILE or set "+envConfig)
+	case len(dnFlags) == 0 && *file == "":
+		return usageError(stderr, "pingone set-gateway", "no users: give --dn DN (repeatable) or --file FILE")
 	}
 	dns := append([]string(nil), dnFlags...)
 	if *file != "" {
@@ -178,18 +189,42 @@ func cmdPingOne(args []string, stdout, stderr io.Writer) int {
 		total.Failed += sum.Failed
 		total.Failures = append(total.Failures, sum.Failures...)
 	}
-	verb := "changed"
-	if *dryRun {
-		verb = "would change (dry run)"
-	}
-	fmt.Fprintf(stdout, "summary: %d DNs, %d %s, %d failed\n", total.Total, total.Changed, verb, total.Failed)
-	for _, f := range total.Failures {
-		fmt.Fprintf(stdout, "  failed %s: %s\n", f.DN, f.Reason)
-	}
-	if total.Failed > 0 {
+	if printSummary(stdout, total) {
 		return 1
 	}
 	return 0
+}
+
+// printSummary writes the one summary line of a run, dry or not, in the
+// same shape, and then each failure; it reports whether anything failed
+// or was skipped.
+func printSummary(w io.Writer, total pingone.BatchSummary) bool {
+	toChange, changed := 0, total.Changed
+	if total.DryRun {
+		toChange, changed = total.Changed, 0
+	}
+	skipped := 0
+	for _, f := range total.Failures {
+		// SetGatewayBatch reports the DNs it did not try after an
+		// interruption as failures with this reason.
+		if strings.HasPrefix(f.Reason, "not attempted") {
+			skipped++
+		}
+	}
+	mode := ""
+	if total.DryRun {
+		mode = " (dry run: nothing changed)"
+	}
+	fmt.Fprintf(w, "summary: %d DNs: %d to change, %d changed, %d failed, %d skipped%s\n",
+		total.Total, toChange, changed, total.Failed-skipped, skipped, mode)
+	for _, f := range total.Failures {
+		what := "failed"
+		if strings.HasPrefix(f.Reason, "not attempted") {
+			what = "skipped"
+		}
+		fmt.Fprintf(w, "  %s %s: %s\n", what, f.DN, f.Reason)
+	}
+	return total.Failed > 0
 }
 
 func readDNFile(path string) ([]string, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,6 +17,9 @@ type certReloader struct {
 	certFile, keyFile string
 	log               *slog.Logger
 	every             time.Duration
+	// onLoad, when set, is told of each certificate loaded (for the
+	// expiry gauge).
+	onLoad func(*tls.Certificate)
 
 	mu      sync.Mutex
 	cert    *tls.Certificate
@@ -23,8 +27,8 @@ type certReloader struct {
 	checked time.Time
 }
 
-func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader, error) {
-	r := &certReloader{certFile: certFile, keyFile: keyFile, log: log, every: 2 * time.Second}
+func newCertReloader(certFile, keyFile string, log *slog.Logger, onLoad func(*tls.Certificate)) (*certReloader, error) {
+	r := &certReloader{certFile: certFile, keyFile: keyFile, log: log, every: 2 * time.Second, onLoad: onLoad}
 	if err := r.load(); err != nil {
 		return nil, err
 	}
@@ -48,7 +52,27 @@ func (r *certReloader) load() error {
 		return fmt.Errorf("load certificate %s: %w", r.certFile, err)
 	}
 	r.cert, r.stamp = &c, stamp
+	if r.onLoad != nil {
+		r.onLoad(r.cert)
+	}
 	return nil
+}
+
+// certNotAfter is when the leaf certificate of c expires (the zero time
+// when it cannot be parsed, which tls.LoadX509KeyPair has already ruled
+// out).
+func certNotAfter(c *tls.Certificate) time.Time {
+	if c.Leaf != nil {
+		return c.Leaf.NotAfter
+	}
+	if len(c.Certificate) == 0 {
+		return time.Time{}
+	}
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		return time.Time{}
+	}
+	return leaf.NotAfter
 }
 
 // GetCertificate is the tls.Config callback: it looks at the files at most

@@ -92,7 +92,7 @@ func (c *Client) changeOutcome(ctx context.Context, ex exchange, newGiven bool) 
 	if hasRes {
 		v, p, errs := responseControls(res.controls)
 		for _, err := range errs {
-			c.log.WarnContext(ctx, "PingDirectory response control ignored", "error", err.Error())
+			c.log.WarnContext(ctx, "PingDirectory response control ignored", "err", err.Error())
 		}
 		out.Validation, out.Policy = v, p
 	}

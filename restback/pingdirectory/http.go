@@ -209,14 +209,14 @@ func requestID(h http.Header) string {
 
 func (c *Client) logExchange(ctx context.Context, op string, ex exchange, elapsed time.Duration) {
 	attrs := []slog.Attr{
-		slog.String("op", op),
+		slog.String("call", op),
 		slog.Int("attempt", ex.attempts),
-		slog.Duration("elapsed", elapsed),
+		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 	}
 	level := slog.LevelDebug
 	if ex.err != nil {
 		level = slog.LevelWarn
-		attrs = append(attrs, slog.String("error", describe(ex.err)), slog.Bool("sent", ex.sent))
+		attrs = append(attrs, slog.String("err", describe(ex.err)), slog.Bool("sent", ex.sent))
 	} else {
 		attrs = append(attrs, slog.Int("status", ex.status))
 		if id := requestID(ex.header); id != "" {

@@ -82,7 +82,7 @@ func (c *Client) call(ctx context.Context, kind callKind, method, path string, q
 		case (resp.status == http.StatusTooManyRequests || resp.status == http.StatusServiceUnavailable) && busyRetries < maxBusyRetries:
 			if d, ok := parseRetryAfter(resp.header.Get("Retry-After"), time.Now()); ok && c.wait(ctx, d) {
 				busyRetries++
-				c.log.Debug("pingone: retrying after Retry-After", "status", resp.status, "after", d, "path", path)
+				c.log.Debug("pingone: retrying after Retry-After", "status", resp.status, "retry_after_ms", float64(d.Microseconds())/1000, "path", path)
 				continue
 			}
 		}
@@ -143,7 +143,7 @@ func (c *Client) send(ctx context.Context, kind callKind, method, path string, q
 	defer res.Body.Close()
 	b, rerr := io.ReadAll(io.LimitReader(res.Body, maxResponseBytes+1))
 	reqID := sanitize(res.Header.Get("Correlation-Id"), 64)
-	c.log.Debug("pingone: request", "method", method, "path", path, "status", res.StatusCode, "duration", time.Since(start), "request_id", reqID)
+	c.log.Debug("pingone: request", "method", method, "path", path, "status", res.StatusCode, "duration_ms", float64(time.Since(start).Microseconds())/1000, "request_id", reqID)
 	if rerr != nil {
 		if kind == changeCall && res.StatusCode/100 == 2 {
 			// The change was applied; only the state body was lost.
@@ -166,7 +166,7 @@ func (c *Client) lostAnswer(ctx context.Context, kind callKind, err error, notSe
 	case notSent:
 		return &opError{f: fUnreachable, detail: netDetail(err), err: err, notSent: true}
 	case kind == changeCall:
-		c.log.Warn("pingone: password change sent but not answered; outcome unknown", "error", netDetail(err))
+		c.log.Warn("pingone: password change sent but not answered; outcome unknown", "err", netDetail(err))
 		return &opError{f: fOutcomeUnknown, detail: netDetail(err), err: err}
 	case ctx.Err() == context.Canceled:
 		return &opError{f: fCanceled, err: err}

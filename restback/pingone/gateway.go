@@ -179,11 +179,7 @@ func batch(ctx context.Context, c *Client, dns []string, gw *bridge.Gateway, dry
 			fmt.Fprintf(progress, "would %s\t%s\tuser %s\n", verb, dn, id)
 		}
 	}
-	done := "changed"
-	if dryRun {
-		done = "would change (dry run)"
-	}
-	fmt.Fprintf(progress, "%d DNs: %d %s, %d failed\n", sum.Total, sum.Changed, done, sum.Failed)
+	// The one summary line is the caller's, over every batch of a run.
 	return sum
 }
 

@@ -277,7 +277,7 @@ func (c *Client) changeResult(ctx context.Context, ch *change, resp *response, o
 		if st, err := decodeState(resp.body); err == nil {
 			ch.mustChange = st.Status == statusMustChange
 		} else {
-			c.log.Debug("pingone: password change answered without a readable state; must-change taken from the route", "error", err.Error())
+			c.log.Debug("pingone: password change answered without a readable state; must-change taken from the route", "err", err.Error())
 		}
 		out := bridge.Outcome{Code: bridge.Success, RequestID: resp.requestID}
 		if ch.generated {
@@ -384,7 +384,7 @@ func (c *Client) done(what, dn string, out bridge.Outcome) bridge.Outcome {
 	default:
 		lvl = slog.LevelInfo
 	}
-	c.log.Log(context.Background(), lvl, "pingone: "+what, "dn", dn, "outcome", out)
+	c.log.Log(context.Background(), lvl, "pingone: "+what, "dn", dn, "answer", out)
 	return out
 }
 
