@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,11 +21,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/audit"
-	"github.com/ldapbridge/ldapbridge/metrics"
+	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/config"
 	"github.com/ldapbridge/ldapbridge/ldapfront"
+	"github.com/ldapbridge/ldapbridge/metrics"
 	"github.com/ldapbridge/ldapbridge/restback/pingdirectory"
 	"github.com/ldapbridge/ldapbridge/restback/pingone"
 )
@@ -290,15 +289,7 @@ func (a *app) backendOf(dn string) string { return a.gen.Load().index.backend(dn
 
 // buildInfo labels ldapbridge_build_info.
 func buildInfo() metrics.BuildInfo {
-	bi := metrics.BuildInfo{Version: buildVersion(), GoVersion: runtime.Version()}
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" {
-				bi.Revision = s.Value
-			}
-		}
-	}
-	return bi
+	return metrics.BuildInfo{Version: buildVersion(), Revision: buildRevision(), GoVersion: runtime.Version()}
 }
 
 // serveConfig runs the bridge until SIGINT or SIGTERM, then drains. path,
