@@ -324,6 +324,8 @@ func versionAtLeast(have, want string) bool {
 
 // TestDockerfile checks the image's shape: a Go build stage and a minimal
 // final stage that runs the copied binary as a numeric non-root user.
+var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
 func TestDockerfile(t *testing.T) {
 	data, err := os.ReadFile("Dockerfile")
 	if err != nil {
@@ -355,10 +357,16 @@ func TestDockerfile(t *testing.T) {
 		t.Fatal("go.mod has no go line")
 	}
 	goVersion, ok := argDefault(global, "GO_VERSION")
-	if !ok || build.From != "golang:${GO_VERSION}" {
-		t.Errorf("build stage FROM %s, GO_VERSION default %q: want golang:${GO_VERSION} with a default", build.From, goVersion)
+	if !ok || build.From != "golang:${GO_VERSION}@${GO_DIGEST}" {
+		t.Errorf("build stage FROM %s, GO_VERSION default %q: want golang:${GO_VERSION}@${GO_DIGEST} with a default", build.From, goVersion)
 	} else if !versionAtLeast(goVersion, string(m[1])) {
 		t.Errorf("GO_VERSION %s is older than go.mod's go %s", goVersion, m[1])
+	}
+	// Pinned by digest, and the comment says where the digest was seen.
+	if d, _ := argDefault(global, "GO_DIGEST"); !digestRE.MatchString(d) {
+		t.Errorf("GO_DIGEST default %q; want sha256:<64 hex digits>", d)
+	} else if !bytes.Contains(data, []byte("golang:"+goVersion+"@"+d[:len("sha256:")+8])) {
+		t.Errorf("no comment names golang:%s@%s... and where that digest comes from", goVersion, d[:len("sha256:")+8])
 	}
 
 	if !(strings.HasPrefix(final.From, "gcr.io/distroless/static") || final.From == "scratch") {
@@ -409,7 +417,7 @@ func TestDockerfile(t *testing.T) {
 		t.Errorf("CMD %q; want %q", cmd, want)
 	}
 
-	bc, err := dockerBuildCommand(data, map[string]string{"VERSION": "X"})
+	bc, err := dockerBuildCommand(data, map[string]string{"VERSION": "X", "REVISION": "R"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,6 +441,39 @@ func TestDockerfile(t *testing.T) {
 	if !contains(strings.Fields(ldflags), "main.version=X") {
 		t.Errorf("-ldflags %q does not stamp main.version from the VERSION build arg", ldflags)
 	}
+	if !contains(strings.Fields(ldflags), "main.revision=R") {
+		t.Errorf("-ldflags %q does not stamp main.revision from the REVISION build arg", ldflags)
+	}
+	// The context has no .git: Go's own VCS stamping would fail the build
+	// (or, with a .git, disagree with REVISION).
+	if !contains(bc.args, "-buildvcs=false") {
+		t.Errorf("go %q lacks -buildvcs=false", bc.args)
+	}
+	// The image says which commit it is: the OCI revision label, from the
+	// same build arg, declared in the final stage.
+	var labels []string
+	finalArgs := map[string]bool{}
+	for _, in := range final.Body {
+		switch in.Cmd {
+		case "LABEL":
+			ws, err := shellWords(in.Args, map[string]string{"VERSION": "${VERSION}", "REVISION": "${REVISION}"})
+			if err != nil {
+				t.Errorf("line %d: LABEL: %v", in.Line, err)
+			}
+			labels = append(labels, ws...)
+		case "ARG":
+			name, _, _ := strings.Cut(in.Args, "=")
+			finalArgs[name] = true
+		}
+	}
+	for _, want := range []string{"org.opencontainers.image.revision=${REVISION}", "org.opencontainers.image.version=${VERSION}"} {
+		if !contains(labels, want) {
+			t.Errorf("final stage LABELs %q lack %s", labels, want)
+		}
+	}
+	if !finalArgs["REVISION"] || !finalArgs["VERSION"] {
+		t.Errorf("the final stage does not declare ARG REVISION and VERSION (a stage sees no ARG it does not declare)")
+	}
 	if bc.args[len(bc.args)-1] != "./cmd/ldapbridge" {
 		t.Errorf("go %q does not build ./cmd/ldapbridge", bc.args)
 	}
@@ -448,6 +489,9 @@ func TestDockerBuildCommand(t *testing.T) {
 	}
 	if !strings.HasPrefix(out, "ldapbridge "+builtVersion+" (") {
 		t.Errorf("ldapbridge version printed %q; want the stamped version %s", out, builtVersion)
+	}
+	if !strings.Contains(out, "revision "+builtRevision+")") {
+		t.Errorf("ldapbridge version printed %q; want the stamped revision %s", out, builtRevision)
 	}
 	f, err := elf.Open(bin)
 	if err != nil {

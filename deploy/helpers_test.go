@@ -98,8 +98,10 @@ var (
 	buildOnce    sync.Once
 	builtBinary  string
 	builtVersion = "v9.8.7-deploytest"
-	buildErr     error
-	buildDir     string
+	// What the REVISION build arg stamps (-X main.revision).
+	builtRevision = "0123456789abcdef0123456789abcdef01234567"
+	buildErr      error
+	buildDir      string
 )
 
 // binary builds ldapbridge as deploy/Dockerfile does (same environment,
@@ -117,7 +119,7 @@ func binary(t *testing.T) string {
 			return
 		}
 		var cmd *buildCommand
-		cmd, buildErr = dockerBuildCommand(df, map[string]string{"VERSION": builtVersion})
+		cmd, buildErr = dockerBuildCommand(df, map[string]string{"VERSION": builtVersion, "REVISION": builtRevision})
 		if buildErr != nil {
 			return
 		}

@@ -201,15 +201,27 @@ func (k *checker) addf(format string, args ...any) {
 
 // check runs every check on b; sidecar says which pattern b is.
 func check(b *bundle, sidecar bool) []string {
+	return checkBundle(b, sidecar, true)
+}
+
+// checkBundle runs the checks; kustomized adds those of the
+// kustomization.yaml (its resources and the image it sets), which a Helm
+// chart's rendered manifests do not have.
+func checkBundle(b *bundle, sidecar, kustomized bool) []string {
 	k := &checker{b: b, sidecar: sidecar}
-	k.kustomization()
+	if kustomized {
+		k.kustomization()
+	}
 	if !k.workload() {
 		return k.probs
 	}
 	k.security()
 	k.resources()
+	k.goRuntime()
 	k.volumes()
-	k.image()
+	if kustomized {
+		k.image()
+	}
 	if k.configuration() {
 		k.listeners()
 		k.admin()
@@ -396,6 +408,57 @@ func (k *checker) resources() {
 			k.addf("container %s: memory limit %s is not small (at most %s)", c.Name, lim.String(), maxBridgeMemory)
 		}
 	}
+}
+
+// goRuntime checks the Go runtime's settings: GOMEMLIMIT a literal at
+// about 90% of the memory limit (the collector works harder before the
+// limit rather than the container being OOM-killed; at 100% it would run
+// into the kernel's limit first, as the limit counts more than the heap),
+// and GOGC as docs/performance.md tunes it.
+func (k *checker) goRuntime() {
+	env := map[string]*corev1.EnvVar{}
+	for i := range k.c.Env {
+		env[k.c.Env[i].Name] = &k.c.Env[i]
+	}
+	lim, ok := k.c.Resources.Limits[corev1.ResourceMemory]
+	switch e := env["GOMEMLIMIT"]; {
+	case e == nil:
+		k.addf("container %s: no GOMEMLIMIT", k.c.Name)
+	case e.ValueFrom != nil:
+		k.addf("container %s: GOMEMLIMIT from %s is the whole memory limit; set about 90%% of it as a value", k.c.Name, "valueFrom")
+	case !ok:
+	default:
+		n, err := parseGoMemLimit(e.Value)
+		ratio := float64(n) / float64(lim.Value())
+		if err != nil {
+			k.addf("container %s: GOMEMLIMIT %q: %v", k.c.Name, e.Value, err)
+		} else if ratio < 0.85 || ratio > 0.95 {
+			k.addf("container %s: GOMEMLIMIT %s is %.0f%% of the memory limit %s; want about 90%%", k.c.Name, e.Value, ratio*100, lim.String())
+		}
+	}
+	if e := env["GOGC"]; e == nil || e.Value != "400" {
+		k.addf("container %s: GOGC is not 400 (docs/performance.md)", k.c.Name)
+	}
+}
+
+// parseGoMemLimit reads GOMEMLIMIT as the Go runtime does: a number of
+// bytes with an optional B, KiB, MiB, GiB or TiB suffix.
+func parseGoMemLimit(s string) (int64, error) {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = rest, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, errors.New("not a positive number of bytes with an optional B, KiB, MiB, GiB or TiB suffix")
+	}
+	return n * mult, nil
 }
 
 // volumes checks that mounts, volumes and the objects they name agree.
@@ -1050,52 +1113,58 @@ func TestKubernetesPlaceholders(t *testing.T) {
 func TestKubernetesConfigWithBinary(t *testing.T) {
 	for _, tc := range kubernetesDirs {
 		t.Run(path.Base(tc.dir), func(t *testing.T) {
-			b := loadBundle(t, tc.dir)
-			k := &checker{b: b, sidecar: tc.sidecar}
-			if !k.workload() || !k.configuration() {
-				t.Fatal(k.probs)
+			configWithBinary(t, loadBundle(t, tc.dir), tc.sidecar)
+		})
+	}
+}
+
+// configWithBinary runs check-config on b's configuration, filled in, with
+// every mounted file laid out under a temporary root.
+func configWithBinary(t *testing.T, b *bundle, sidecar bool) {
+	t.Helper()
+	k := &checker{b: b, sidecar: sidecar}
+	if !k.workload() || !k.configuration() {
+		t.Fatal(k.probs)
+	}
+	root := t.TempDir()
+	text := fill(k.cfgText)
+	for _, m := range k.c.VolumeMounts {
+		dir := filepath.Join(root, m.MountPath)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		files := map[string]string{}
+		for _, v := range k.spec.Volumes {
+			switch {
+			case v.Name != m.Name:
+			case v.Secret != nil:
+				s := b.secrets[v.Secret.SecretName]
+				for key, val := range s.StringData {
+					files[key] = val
+				}
+				for key, val := range s.Data {
+					files[key] = string(val)
+				}
+			case v.ConfigMap != nil:
+				for key, val := range b.configMaps[v.ConfigMap.Name].Data {
+					files[key] = val
+				}
 			}
-			root := t.TempDir()
-			text := fill(k.cfgText)
-			for _, m := range k.c.VolumeMounts {
-				dir := filepath.Join(root, m.MountPath)
-				if err := os.MkdirAll(dir, 0o700); err != nil {
-					t.Fatal(err)
-				}
-				files := map[string]string{}
-				for _, v := range k.spec.Volumes {
-					switch {
-					case v.Name != m.Name:
-					case v.Secret != nil:
-						s := b.secrets[v.Secret.SecretName]
-						for key, val := range s.StringData {
-							files[key] = val
-						}
-						for key, val := range s.Data {
-							files[key] = string(val)
-						}
-					case v.ConfigMap != nil:
-						for key, val := range b.configMaps[v.ConfigMap.Name].Data {
-							files[key] = val
-						}
-					}
-				}
-				for name, val := range files {
-					if err := os.WriteFile(filepath.Join(dir, name), fileContent(t, name, val), 0o600); err != nil {
-						t.Fatal(err)
-					}
-				}
-				text = strings.ReplaceAll(text, strings.TrimSuffix(m.MountPath, "/")+"/", dir+"/")
-			}
-			cfgFile := filepath.Join(root, configPath)
-			if err := os.WriteFile(cfgFile, []byte(text), 0o600); err != nil {
+		}
+		for name, val := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), fileContent(t, name, val), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			out, err := runBinary(t, nil, "check-config", "--config", cfgFile)
-			if err != nil || strings.TrimSpace(out) != "ok" {
-				t.Errorf("ldapbridge check-config: %v\n%s", err, out)
-			}
-		})
+		}
+		text = strings.ReplaceAll(text, strings.TrimSuffix(m.MountPath, "/")+"/", dir+"/")
+	}
+	cfgFile := filepath.Join(root, configPath)
+	if err := os.WriteFile(cfgFile, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runBinary(t, nil, "check-config", "--config", cfgFile)
+	if err != nil || strings.TrimSpace(out) != "ok" {
+		t.Errorf("ldapbridge check-config: %v\n%s", err, out)
 	}
 }
 
@@ -1198,6 +1267,20 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{"config typo", true, func(b *bundle) { editConfig(b, "drain_timeout:", "drain_timeuot:") }, "drain_timeuot"},
 		{"world-readable secret", true, func(b *bundle) { pod(b).Volumes[1].Secret.DefaultMode = nil }, "world-readable"},
 		{"decimal mode", true, func(b *bundle) { m := int32(440); pod(b).Volumes[1].Secret.DefaultMode = &m }, "defaultMode 0670"},
+		{"GOMEMLIMIT the whole limit", true, func(b *bundle) {
+			for i := range bridge(b).Env {
+				if e := &bridge(b).Env[i]; e.Name == "GOMEMLIMIT" {
+					e.Value = "128MiB"
+				}
+			}
+		}, "100% of the memory limit"},
+		{"GOMEMLIMIT from the limit", false, func(b *bundle) {
+			for i := range bridge(b).Env {
+				if e := &bridge(b).Env[i]; e.Name == "GOMEMLIMIT" {
+					e.Value, e.ValueFrom = "", &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory"}}
+				}
+			}
+		}, "GOMEMLIMIT from valueFrom"},
 		{"big memory", true, func(b *bundle) {
 			bridge(b).Resources.Limits[corev1.ResourceMemory] = resource.MustParse("2Gi")
 		}, "not small"},

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -354,15 +353,7 @@ func (a *app) install(st *bridge.State, set *settings) <-chan struct{} {
 
 // buildInfo labels ldapbridge_build_info.
 func buildInfo() metrics.BuildInfo {
-	bi := metrics.BuildInfo{Version: buildVersion(), GoVersion: runtime.Version()}
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" {
-				bi.Revision = s.Value
-			}
-		}
-	}
-	return bi
+	return metrics.BuildInfo{Version: buildVersion(), Revision: buildRevision(), GoVersion: runtime.Version()}
 }
 
 // serveConfig runs the bridge until SIGINT or SIGTERM, then drains. path,

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"strings"
 )
@@ -115,7 +114,7 @@ func cmdVersion(args []string, stdout, stderr io.Writer) int {
 	if len(pos) > 0 {
 		return usageError(stderr, "version", "takes no arguments")
 	}
-	fmt.Fprintf(stdout, "ldapbridge %s (%s %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintln(stdout, versionLine())
 	return 0
 }
 
