@@ -62,7 +62,7 @@ func TestBindMapping(t *testing.T) {
 			},
 			want: want{code: bridge.Success, policy: none, mustChange: true}},
 		{name: "expired", uid: "alice", pw: alicePW, ctl: ppolicy,
-			setup: func(e *env) { e.clk.Add(183 * 24 * time.Hour) },
+			setup: func(e *env) { e.clk.Advance(183 * 24 * time.Hour) },
 			want:  want{code: bridge.InvalidCredentials, policy: bridge.PasswordExpired, diag: "expired"}},
 		{name: "locked", uid: "alice", pw: alicePW, ctl: ppolicy,
 			setup: func(e *env) {
@@ -112,7 +112,7 @@ func TestBindMapping(t *testing.T) {
 
 func TestBindExpiryWarning(t *testing.T) {
 	e := newEnv(t)
-	e.clk.Add(170 * 24 * time.Hour)
+	e.clk.Advance(170 * 24 * time.Hour)
 	out := e.bind("alice", alicePW, ppolicy)
 	if !out.OK() || out.Policy == nil || out.Policy.Warning != bridge.TimeBeforeExpiration || out.Policy.Error != bridge.PolicyErrorNone {
 		t.Fatalf("bind near expiry: %v %+v", out.Code, out.Policy)
