@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"log"
@@ -10,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +16,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/ldapbridge/ldapbridge/internal/testkit"
 	"github.com/ldapbridge/ldapbridge/restback/sim/directorysim"
 	"github.com/ldapbridge/ldapbridge/restback/sim/pingonesim"
 )
@@ -100,45 +98,11 @@ func ftWrite(t *testing.T, path, content string) string {
 // line that says it serves (slog writes it to stderr).
 func ftServe(t *testing.T, path string) *proc {
 	t.Helper()
-	p := &proc{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(binPath, "serve", "--config", path)
-	pr, pw := io.Pipe()
-	p.cmd.Stdout = p.stdout
-	p.cmd.Stderr = io.MultiWriter(p.stderr, pw)
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
+	p, err := testkit.Start(t, testkit.Spec{Path: binPath, Args: []string{"serve", "--config", path},
+		Ready: "ldapbridge serving", ReadyOn: testkit.Stderr})
+	if err != nil {
+		t.Fatalf("%v\nconfig:\n%s", err, ftRead(t, path))
 	}
-	go func() {
-		p.err = p.cmd.Wait()
-		pw.Close()
-		close(p.done)
-	}()
-	found := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		ok := false
-		for sc.Scan() {
-			if !ok && strings.Contains(sc.Text(), "ldapbridge serving") {
-				ok = true
-				found <- true
-			}
-		}
-		if !ok {
-			found <- false
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	select {
-	case ok := <-found:
-		if !ok {
-			t.Fatalf("ldapbridge serve exited before serving:\nconfig:\n%s\nstderr:\n%s", ftRead(t, path), p.stderr)
-		}
-	case <-time.After(60 * time.Second):
-		p.cmd.Process.Kill()
-		t.Fatalf("ldapbridge serve not ready:\nstderr:\n%s", p.stderr)
-	}
-	t.Cleanup(func() { p.stop(t) })
 	return p
 }
 
@@ -154,25 +118,15 @@ func ftRead(t *testing.T, path string) string {
 // ftWaitLog waits until the process has logged a line containing s.
 func ftWaitLog(t *testing.T, p *proc, s string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(p.stderr.String(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("ldapbridge did not log %q:\n%s", s, p.stderr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	p.WaitOutput(t, testkit.Stderr, 20*time.Second, fmt.Sprintf("log line %q", s),
+		func(text string) bool { return strings.Contains(text, s) })
 }
 
 // ftNoSecrets fails if any of the passwords reached the process's
 // output.
 func ftNoSecrets(t *testing.T, p *proc, secrets ...string) {
 	t.Helper()
-	out := p.stdout.String() + p.stderr.String()
-	for _, s := range secrets {
-		if strings.Contains(out, s) {
-			t.Errorf("a password (%d bytes) appears in ldapbridge's output", len(s))
-		}
-	}
+	testkit.NoSecrets(t, "ldapbridge's output", p.Stdout.String()+p.Stderr.String(), secrets...)
 }
 
 // ftCounter is an http.Handler in front of a simulator that counts the
@@ -326,16 +280,8 @@ func ftErr(err error) string {
 // directory and returns the file names and the certificate's DER bytes.
 func ftCertPair(t *testing.T) (certFile, keyFile string, der []byte) {
 	t.Helper()
-	dir := t.TempDir()
-	certFile, keyFile, err := writeDemoCert(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile, pair.Certificate[0]
+	certFile, keyFile, c := testkit.CertFiles(t)
+	return certFile, keyFile, c.DER
 }
 
 // ftCopy replaces dst's content with src's, through a rename so that a
