@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/ldapbridge/ldapbridge/internal/testkit"
+	"github.com/ldapbridge/ldapbridge/internal/testkit/simkit"
 	"github.com/ldapbridge/ldapbridge/restback/sim/directorysim"
 	"github.com/ldapbridge/ldapbridge/restback/sim/pingonesim"
 )
@@ -132,35 +133,17 @@ func opsRead(t *testing.T, path string) string {
 // opsDirectory starts a PingDirectory simulator with the demo's users.
 func opsDirectory(t *testing.T) (*directorysim.Server, string) {
 	t.Helper()
-	pd := directorysim.New(directorysim.Config{
+	return simkit.Directory(t, directorysim.Config{
 		Policy: directorysim.Policy{MinLength: 8, MinDigits: 1, History: 3},
 		Admins: []string{demoAdminDN},
-	})
-	for _, u := range [][2]string{{demoBobDN, demoBobPW}, {demoAdminDN, demoAdminPW}} {
-		if err := pd.AddUser(u[0], u[1]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	u, err := pd.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pd.Close() })
-	return pd, u
+	}, map[string]string{demoBobDN: demoBobPW, demoAdminDN: demoAdminPW})
 }
 
 // opsPingOne starts a PingOne simulator with alice.
 func opsPingOne(t *testing.T) (*pingonesim.Server, string) {
 	t.Helper()
-	p1 := pingonesim.New(pingonesim.Config{EnvironmentID: demoEnvID, ClientID: demoClientID, ClientSecret: demoClientSecret})
-	if _, err := p1.AddUser("alice", "alice@example.com", demoAlicePW); err != nil {
-		t.Fatal(err)
-	}
-	u, err := p1.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p1.Close() })
+	p1, u, _ := simkit.PingOne(t, pingonesim.Config{EnvironmentID: demoEnvID, ClientID: demoClientID, ClientSecret: demoClientSecret},
+		simkit.User{Name: "alice", Email: "alice@example.com", Password: demoAlicePW})
 	return p1, u
 }
 

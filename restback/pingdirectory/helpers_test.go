@@ -14,6 +14,7 @@ import (
 
 	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/internal/testkit"
+	"github.com/ldapbridge/ldapbridge/internal/testkit/simkit"
 	"github.com/ldapbridge/ldapbridge/restback/sim/directorysim"
 )
 
@@ -44,18 +45,7 @@ func startSim(t *testing.T, p directorysim.Policy, clk *testkit.Clock) (*directo
 	if clk != nil {
 		cfg.Now = clk.Now
 	}
-	s := directorysim.New(cfg)
-	for dn, pw := range map[string]string{adminDN: adminPW, aliceDN: alicePW, bobDN: bobPW} {
-		if err := s.AddUser(dn, pw); err != nil {
-			t.Fatal(err)
-		}
-	}
-	u, err := s.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s, u
+	return simkit.Directory(t, cfg, map[string]string{adminDN: adminPW, aliceDN: alicePW, bobDN: bobPW})
 }
 
 func newClient(t *testing.T, baseURL string, mod func(*Config)) (*Client, *testkit.LogBuffer) {

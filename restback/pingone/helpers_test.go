@@ -9,6 +9,7 @@ import (
 
 	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/internal/testkit"
+	"github.com/ldapbridge/ldapbridge/internal/testkit/simkit"
 	"github.com/ldapbridge/ldapbridge/restback/sim/pingonesim"
 )
 
@@ -56,26 +57,15 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&scfg, &ccfg)
 	}
-	sim := pingonesim.New(scfg)
-	u, err := sim.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
+	sim, u, ids := simkit.PingOne(t, scfg,
+		simkit.User{Name: "alice", Email: "alice@example.com", Password: alicePW},
+		simkit.User{Name: "bob", Email: "bob@example.com", Password: bobPW},
+		simkit.User{Name: "carol", Email: "carol@example.com", Password: carolPW})
 	if ccfg.AuthURL == "" {
 		ccfg.AuthURL, ccfg.APIURL = u, u
 	}
-	e := &env{t: t, sim: sim, url: u, clk: clk, ids: map[string]string{}, logs: logs,
+	e := &env{t: t, sim: sim, url: u, clk: clk, ids: ids, logs: logs,
 		secrets: []string{testSecret, alicePW, bobPW, carolPW}}
-	for _, usr := range []struct{ name, email, pw string }{
-		{"alice", "alice@example.com", alicePW},
-		{"bob", "bob@example.com", bobPW},
-		{"carol", "carol@example.com", carolPW},
-	} {
-		if e.ids[usr.name], err = sim.AddUser(usr.name, usr.email, usr.pw); err != nil {
-			t.Fatal(err)
-		}
-	}
 	e.c = e.client(ccfg)
 	t.Cleanup(e.checkLogs)
 	return e
