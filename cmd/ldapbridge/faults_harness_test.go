@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -106,14 +104,7 @@ func ftServe(t *testing.T, path string) *proc {
 	return p
 }
 
-func ftRead(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
+func ftRead(t *testing.T, path string) string { t.Helper(); return testkit.ReadFile(t, path) }
 
 // ftWaitLog waits until the process has logged a line containing s.
 func ftWaitLog(t *testing.T, p *proc, s string) {
@@ -254,16 +245,7 @@ func ftPingOne(t *testing.T) (*pingonesim.Server, *ftSim) {
 }
 
 // ftDial dials a plain LDAP listener with go-ldap.
-func ftDial(t *testing.T, addr string) *ldap.Conn {
-	t.Helper()
-	c, err := ldap.DialURL("ldap://"+addr, ldap.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetTimeout(30 * time.Second)
-	t.Cleanup(func() { c.Close() })
-	return c
-}
+func ftDial(t *testing.T, addr string) *ldap.Conn { t.Helper(); return opsDialFrom(t, addr, "") }
 
 // ftErr renders a go-ldap error as "code: message", or "ok".
 func ftErr(err error) string {
@@ -288,15 +270,5 @@ func ftCertPair(t *testing.T) (certFile, keyFile string, der []byte) {
 // reader never sees half a file.
 func ftCopy(t *testing.T, src, dst string) {
 	t.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".new")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		t.Fatal(err)
-	}
+	testkit.ReplaceFile(t, dst, testkit.ReadFile(t, src))
 }

@@ -8,7 +8,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,23 +111,10 @@ func (e *opsEnv) write(t *testing.T) {
 // it), as configuration management tools do.
 func opsWriteFile(t *testing.T, path, content string) {
 	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+	testkit.ReplaceFile(t, path, content)
 }
 
-func opsRead(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
+func opsRead(t *testing.T, path string) string { t.Helper(); return testkit.ReadFile(t, path) }
 
 // opsDirectory starts a PingDirectory simulator with the demo's users.
 func opsDirectory(t *testing.T) (*directorysim.Server, string) {

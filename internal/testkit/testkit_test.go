@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -196,7 +197,10 @@ func TestMain(m *testing.M) {
 func TestProcessReadyAndStop(t *testing.T) {
 	p := MustStart(t, Spec{Path: child, Args: []string{"ready"}, Env: []string{"CHILD_VALUE=42"},
 		Ready: "child ready", ReadyOn: Stderr})
-	if !p.Stdout.Contains("starting") || !p.Stderr.Contains("env=42") {
+	// The two streams are copied separately: stdout's line may come after
+	// stderr's ready line.
+	p.WaitOutput(t, Stdout, 30*time.Second, "the first line", func(s string) bool { return strings.Contains(s, "starting") })
+	if !p.Stderr.Contains("env=42") {
 		t.Fatalf("output: %q %q", p.Stdout, p.Stderr)
 	}
 	r := run(t, func(tb testing.TB) { p.Stop(tb) })
@@ -261,5 +265,24 @@ func TestWaitOutput(t *testing.T) {
 		p.WaitOutput(tb, Stdout, time.Hour, "more output", func(string) bool { return false })
 	}); !r.fatal || !strings.Contains(r.errors[0], "exited") {
 		t.Errorf("WaitOutput after exit: %q", r.errors)
+	}
+}
+
+func TestReplaceAndReadFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ldapbridge.yaml")
+	ReplaceFile(t, path, "one")
+	ReplaceFile(t, path, "two")
+	if got := ReadFile(t, path); got != "two" {
+		t.Fatalf("ReadFile = %q", got)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v (%v)", fi.Mode(), err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("the directory holds %d files, want only the replaced one", len(entries))
+	}
+	if r := run(t, func(tb testing.TB) { ReadFile(tb, path+".missing") }); !r.fatal {
+		t.Error("ReadFile of a missing file did not fail")
 	}
 }
