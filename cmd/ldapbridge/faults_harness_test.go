@@ -15,6 +15,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/ldapbridge/ldapbridge/internal/testkit"
+	"github.com/ldapbridge/ldapbridge/internal/testkit/simkit"
 	"github.com/ldapbridge/ldapbridge/restback/sim/directorysim"
 	"github.com/ldapbridge/ldapbridge/restback/sim/pingonesim"
 )
@@ -218,16 +219,13 @@ func ftServeSim(t *testing.T, h http.Handler, useTLS bool) *ftSim {
 // administrator, served by the test.
 func ftDirectory(t *testing.T, useTLS bool) (*directorysim.Server, *ftSim) {
 	t.Helper()
-	pd := directorysim.New(directorysim.Config{
+	pd := simkit.NewDirectory(t, directorysim.Config{
 		Policy: directorysim.Policy{MinLength: 8, MinDigits: 1, History: 3, LockoutFailures: 5, LockoutDuration: 15 * time.Minute},
 		Admins: []string{demoAdminDN},
-	})
-	for _, u := range [][2]string{{demoBobDN, demoBobPW}, {demoAdminDN, demoAdminPW}} {
-		if err := pd.AddUser(u[0], u[1]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	}, map[string]string{demoBobDN: demoBobPW, demoAdminDN: demoAdminPW})
 	b := ftServeSim(t, pd, useTLS)
+	// Closed again (Close is idempotent) now, so that it runs before the
+	// HTTP server's cleanup and releases hung handlers.
 	t.Cleanup(func() { pd.Close() })
 	return pd, b
 }
@@ -235,10 +233,8 @@ func ftDirectory(t *testing.T, useTLS bool) (*directorysim.Server, *ftSim) {
 // ftPingOne is the demo's PingOne simulator with alice, served by the test.
 func ftPingOne(t *testing.T) (*pingonesim.Server, *ftSim) {
 	t.Helper()
-	p1 := pingonesim.New(pingonesim.Config{EnvironmentID: demoEnvID, ClientID: demoClientID, ClientSecret: demoClientSecret})
-	if _, err := p1.AddUser("alice", "alice@example.com", demoAlicePW); err != nil {
-		t.Fatal(err)
-	}
+	p1, _ := simkit.NewPingOne(t, pingonesim.Config{EnvironmentID: demoEnvID, ClientID: demoClientID, ClientSecret: demoClientSecret},
+		simkit.User{Name: "alice", Email: "alice@example.com", Password: demoAlicePW})
 	b := ftServeSim(t, p1, false)
 	t.Cleanup(func() { p1.Close() })
 	return p1, b

@@ -15,18 +15,27 @@ import (
 // on 127.0.0.1 and returns it and its base URL.
 func Directory(t testing.TB, cfg directorysim.Config, users map[string]string) (*directorysim.Server, string) {
 	t.Helper()
+	s := NewDirectory(t, cfg, users)
+	u, err := s.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, u
+}
+
+// NewDirectory is a PingDirectory simulator with users, not started, for
+// a test that serves it itself (behind a fault injector, say). It is
+// closed when the test ends.
+func NewDirectory(t testing.TB, cfg directorysim.Config, users map[string]string) *directorysim.Server {
+	t.Helper()
 	s := directorysim.New(cfg)
+	t.Cleanup(func() { s.Close() })
 	for dn, pw := range users {
 		if err := s.AddUser(dn, pw); err != nil {
 			t.Fatalf("directory simulator: add %s: %v", dn, err)
 		}
 	}
-	u, err := s.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s, u
+	return s
 }
 
 // User is a PingOne simulator user.
@@ -37,7 +46,20 @@ type User struct{ Name, Email, Password string }
 // ids by name.
 func PingOne(t testing.TB, cfg pingonesim.Config, users ...User) (*pingonesim.Server, string, map[string]string) {
 	t.Helper()
+	s, ids := NewPingOne(t, cfg, users...)
+	u, err := s.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, u, ids
+}
+
+// NewPingOne is a PingOne simulator with users, not started, and the
+// users' ids by name. It is closed when the test ends.
+func NewPingOne(t testing.TB, cfg pingonesim.Config, users ...User) (*pingonesim.Server, map[string]string) {
+	t.Helper()
 	s := pingonesim.New(cfg)
+	t.Cleanup(func() { s.Close() })
 	ids := make(map[string]string, len(users))
 	for _, usr := range users {
 		id, err := s.AddUser(usr.Name, usr.Email, usr.Password)
@@ -46,10 +68,5 @@ func PingOne(t testing.TB, cfg pingonesim.Config, users ...User) (*pingonesim.Se
 		}
 		ids[usr.Name] = id
 	}
-	u, err := s.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s, u, ids
+	return s, ids
 }
