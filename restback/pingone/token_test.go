@@ -42,7 +42,7 @@ func TestTokenRefreshedOnceWhenExpired(t *testing.T) {
 			if out := e.bind("alice", alicePW, noControls); !out.OK() {
 				t.Fatal(out.Code, out.Diagnostic)
 			}
-			e.clk.Add(2 * time.Hour)                  // past the 1-hour token on both clocks
+			e.clk.Advance(2 * time.Hour)              // past the 1-hour token on both clocks
 			e.sim.SetLatency(200*time.Millisecond, 0) // the operations overlap
 			var wg sync.WaitGroup
 			var failed atomic.Int32
