@@ -60,6 +60,11 @@ func (c *Client) SetGateway(ctx context.Context, dn string, gw bridge.Gateway) e
 	if resp.status/100 != 2 {
 		return fail(classify(resp.status, resp.body, resp.requestID))
 	}
+	if !isJSONMedia(resp.header.Get("Content-Type")) {
+		// A 2xx that is not PingOne's JSON (a proxy's page) proves
+		// neither that the change was made nor that it was not.
+		return fail(&opError{f: fOutcomeUnknown, detail: "a 2xx answer that is not PingOne's JSON", requestID: resp.requestID})
+	}
 	c.done("set gateway", dn, bridge.Outcome{Code: bridge.Success, RequestID: resp.requestID})
 	return nil
 }

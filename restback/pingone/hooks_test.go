@@ -42,7 +42,7 @@ func TestMetricsHooks(t *testing.T) {
 			lookups = append(lookups, cache+map[bool]string{true: " hit", false: " miss"}[hit])
 		}
 	})
-	if !e.c.traced {
+	if !e.c.tr.Traced() {
 		t.Fatal("wrapping the default transport lost its write tracing (a failed change would look sent)")
 	}
 	for i := 0; i < 2; i++ {
@@ -78,11 +78,11 @@ func TestMetricsHooks(t *testing.T) {
 func TestTracedOnlyForNetHTTP(t *testing.T) {
 	cfg := Config{EnvironmentID: testEnv, ClientID: testClient, ClientSecret: bridge.SecretString(testSecret), Region: "eu"}
 	c, err := New(cfg)
-	if err != nil || !c.traced {
-		t.Fatalf("default transport: traced %v, err %v", c != nil && c.traced, err)
+	if err != nil || !c.tr.Traced() {
+		t.Fatalf("default transport: traced %v, err %v", c != nil && c.tr.Traced(), err)
 	}
 	cfg.Transport = &countingTransport{next: http.DefaultTransport}
-	if c, err = New(cfg); err != nil || c.traced {
-		t.Fatalf("custom transport: traced %v, err %v", c != nil && c.traced, err)
+	if c, err = New(cfg); err != nil || c.tr.Traced() {
+		t.Fatalf("custom transport: traced %v, err %v", c != nil && c.tr.Traced(), err)
 	}
 }

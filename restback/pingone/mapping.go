@@ -2,9 +2,9 @@ package pingone
 
 import (
 	"strings"
-	"unicode"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/restback/transport"
 )
 
 // failure is what went wrong, in PingOne's terms, before it becomes an
@@ -74,7 +74,7 @@ var rules = [numFailures]rule{
 	fNoAnswer:       {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, false, "PingOne did not answer in time"},
 	fOutcomeUnknown: {bridge.Other, bridge.Other, bridge.PolicyErrorNone, false, "outcome unknown: PingOne did not answer the password change, which may or may not have been applied"},
 	fCanceled:       {bridge.Canceled, bridge.Canceled, bridge.PolicyErrorNone, false, "operation canceled"},
-	fProtocol:       {bridge.Other, bridge.Other, bridge.PolicyErrorNone, false, "unexpected answer from PingOne"},
+	fProtocol:       {bridge.Unavailable, bridge.Other, bridge.PolicyErrorNone, false, "unexpected answer from PingOne"},
 }
 
 type opKind uint8
@@ -109,7 +109,7 @@ func (e *opError) Unwrap() error { return e.err }
 // outcome turns a failure into the LDAP outcome of op.
 func (e *opError) outcome(op opKind) bridge.Outcome {
 	r := rules[e.f]
-	out := bridge.Outcome{Code: r.change, Diagnostic: e.Error(), RequestID: e.requestID, Retryable: r.retryable}
+	out := bridge.Outcome{Code: r.change, Diagnostic: e.Error(), RequestID: e.requestID}
 	if op == opBind {
 		out.Code = r.bind
 	}
@@ -120,26 +120,8 @@ func (e *opError) outcome(op opKind) bridge.Outcome {
 }
 
 // sanitize makes server-provided text fit for a diagnostic: printable,
-// one line, bounded.
-func sanitize(s string, limit int) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if len(s) > limit {
-		cut := limit
-		for cut > 0 && !isRuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "..."
-	}
-	return s
-}
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+// one line, bounded (transport.Sanitize).
+func sanitize(s string, limit int) string { return transport.Sanitize(s, limit) }
 
 // scrub removes any of the secrets from server-provided text before it can
 // reach a diagnostic.

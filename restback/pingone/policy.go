@@ -149,7 +149,7 @@ func (pc *policyCache) get(ctx context.Context, c *Client) (*passwordPolicy, *op
 // fetch reads the policy from PingOne now.
 func (pc *policyCache) fetch(ctx context.Context, c *Client) (*passwordPolicy, *opError) {
 	p, err := pc.flight.do(ctx, struct{}{}, c.timeout, func(ctx context.Context) (*passwordPolicy, error) {
-		resp, oe := c.call(ctx, readCall, http.MethodGet, "/passwordPolicies", nil, "", nil)
+		resp, oe := c.call(ctx, readCall, callReadPolicy, http.MethodGet, "/passwordPolicies", nil, "", nil)
 		if oe != nil {
 			return nil, oe
 		}
