@@ -148,19 +148,5 @@ func changeBody(oldPassword, newPassword bridge.Secret) ([]byte, error) {
 	return b, nil
 }
 
-// appendJSONString appends s, valid UTF-8, as a JSON string.
-func appendJSONString(dst, s []byte) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for _, ch := range s {
-		switch {
-		case ch == '"' || ch == '\\':
-			dst = append(dst, '\\', ch)
-		case ch < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[ch>>4], hex[ch&15])
-		default:
-			dst = append(dst, ch)
-		}
-	}
-	return append(dst, '"')
-}
+// appendJSONString is transport.AppendJSONString.
+func appendJSONString(dst, s []byte) []byte { return transport.AppendJSONString(dst, s) }

@@ -108,8 +108,8 @@ func New(cfg Config) (*Client, error) {
 		base:    base,
 		timeout: timeout,
 		tr:      tr,
-		log:   log,
-		admin: bridge.Credentials{DN: cfg.AdminDN, Password: bridge.NewSecret(cfg.AdminPassword.Bytes())},
+		log:     log,
+		admin:   bridge.Credentials{DN: cfg.AdminDN, Password: bridge.NewSecret(cfg.AdminPassword.Bytes())},
 	}, nil
 }
 

@@ -29,7 +29,7 @@ const (
 	fBadDN                         // the DN lacks what the user mapping needs
 	fCorrelation                   // the DN lacks what the gateway's correlation templates need
 	fBusy                          // 429
-	fUnreachable                   // not sent (dial failure), or 503: certainly not acted on
+	fUnreachable                   // not sent (dial failure), or 503
 	fServerError                   // other 5xx
 	fNoAnswer                      // a check or read was sent and not answered
 	fOutcomeUnknown                // a change was sent and not answered
@@ -42,39 +42,36 @@ const (
 type rule struct {
 	bind, change bridge.ResultCode
 	policy       bridge.PolicyError
-	// retryable marks outcomes whose request certainly did not reach
-	// PingOne's application (Outcome.Retryable).
-	retryable bool
-	diag      string
+	diag         string
 }
 
 // rules is THE mapping from PingOne answers to LDAP results: the only
 // place that decides a result code or a ppolicy error. Bind uses the
 // bind column, password changes (and SetGateway) the change column.
 var rules = [numFailures]rule{
-	fTooShort:       {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.PasswordTooShort, false, "the new password is too short for the password policy"},
-	fInHistory:      {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.PasswordInHistory, false, "the new password was used recently"},
-	fTooYoung:       {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.PasswordTooYoung, false, "the password was changed too recently to change it again"},
-	fQuality:        {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.InsufficientPasswordQuality, false, "the new password does not meet the password policy"},
-	fWrongPassword:  {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.PolicyErrorNone, false, "invalid credentials"},
-	fLocked:         {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.AccountLocked, false, "the account is locked after too many failed attempts"},
-	fExpired:        {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.PasswordExpired, false, "the password has expired"},
-	fNoPassword:     {bridge.InvalidCredentials, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, "PingOne holds no password for this user"},
-	fNoOldPassword:  {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.MustSupplyOldPassword, false, "must supply old password to change it"},
-	fRejected:       {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, "PingOne refused the request"},
-	fCredentials:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, false, "PingOne refused the bridge's worker application credentials"},
-	fForbidden:      {bridge.InsufficientAccessRights, bridge.InsufficientAccessRights, bridge.PolicyErrorNone, false, "the bridge's worker application may not do this in PingOne"},
-	fNotFound:       {bridge.InvalidCredentials, bridge.NoSuchObject, bridge.PolicyErrorNone, false, "no such user in PingOne"},
-	fAmbiguous:      {bridge.InvalidCredentials, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, "the DN matches more than one PingOne user"},
-	fBadDN:          {bridge.InvalidCredentials, bridge.NoSuchObject, bridge.PolicyErrorNone, false, "the DN does not name a PingOne user"},
-	fCorrelation:    {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, "cannot build the LDAP gateway correlation attributes"},
-	fBusy:           {bridge.Busy, bridge.Busy, bridge.PolicyErrorNone, true, "PingOne is rate limiting requests; try again later"},
-	fUnreachable:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, true, "PingOne is unavailable"},
-	fServerError:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, false, "PingOne is unavailable"},
-	fNoAnswer:       {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, false, "PingOne did not answer in time"},
-	fOutcomeUnknown: {bridge.Other, bridge.Other, bridge.PolicyErrorNone, false, "outcome unknown: PingOne did not answer the password change, which may or may not have been applied"},
-	fCanceled:       {bridge.Canceled, bridge.Canceled, bridge.PolicyErrorNone, false, "operation canceled"},
-	fProtocol:       {bridge.Unavailable, bridge.Other, bridge.PolicyErrorNone, false, "unexpected answer from PingOne"},
+	fTooShort:       {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.PasswordTooShort, "the new password is too short for the password policy"},
+	fInHistory:      {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.PasswordInHistory, "the new password was used recently"},
+	fTooYoung:       {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.PasswordTooYoung, "the password was changed too recently to change it again"},
+	fQuality:        {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.InsufficientPasswordQuality, "the new password does not meet the password policy"},
+	fWrongPassword:  {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.PolicyErrorNone, "invalid credentials"},
+	fLocked:         {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.AccountLocked, "the account is locked after too many failed attempts"},
+	fExpired:        {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.PasswordExpired, "the password has expired"},
+	fNoPassword:     {bridge.InvalidCredentials, bridge.UnwillingToPerform, bridge.PolicyErrorNone, "PingOne holds no password for this user"},
+	fNoOldPassword:  {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.MustSupplyOldPassword, "must supply old password to change it"},
+	fRejected:       {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, "PingOne refused the request"},
+	fCredentials:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, "PingOne refused the bridge's worker application credentials"},
+	fForbidden:      {bridge.InsufficientAccessRights, bridge.InsufficientAccessRights, bridge.PolicyErrorNone, "the bridge's worker application may not do this in PingOne"},
+	fNotFound:       {bridge.InvalidCredentials, bridge.NoSuchObject, bridge.PolicyErrorNone, "no such user in PingOne"},
+	fAmbiguous:      {bridge.InvalidCredentials, bridge.UnwillingToPerform, bridge.PolicyErrorNone, "the DN matches more than one PingOne user"},
+	fBadDN:          {bridge.InvalidCredentials, bridge.NoSuchObject, bridge.PolicyErrorNone, "the DN does not name a PingOne user"},
+	fCorrelation:    {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, "cannot build the LDAP gateway correlation attributes"},
+	fBusy:           {bridge.Busy, bridge.Busy, bridge.PolicyErrorNone, "PingOne is rate limiting requests; try again later"},
+	fUnreachable:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, "PingOne is unavailable"},
+	fServerError:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, "PingOne is unavailable"},
+	fNoAnswer:       {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, "PingOne did not answer in time"},
+	fOutcomeUnknown: {bridge.Other, bridge.Other, bridge.PolicyErrorNone, "outcome unknown: PingOne did not answer the password change, which may or may not have been applied"},
+	fCanceled:       {bridge.Canceled, bridge.Canceled, bridge.PolicyErrorNone, "operation canceled"},
+	fProtocol:       {bridge.Unavailable, bridge.Other, bridge.PolicyErrorNone, "unexpected answer from PingOne"},
 }
 
 type opKind uint8

@@ -153,6 +153,11 @@ func (pc *policyCache) fetch(ctx context.Context, c *Client) (*passwordPolicy, *
 		if oe != nil {
 			return nil, oe
 		}
+		if resp.status == http.StatusNotFound {
+			// The environment's policies always exist: a 404 means the
+			// API URL is wrong (readiness fails on it).
+			return nil, &opError{f: fProtocol, detail: "the password policies answered HTTP 404; check the API URL", requestID: resp.requestID}
+		}
 		if resp.status != http.StatusOK {
 			return nil, classify(resp.status, resp.body, resp.requestID)
 		}

@@ -244,6 +244,11 @@ func (c *Client) searchUser(ctx context.Context, filter string) (string, *opErro
 	if oe != nil {
 		return "", oe
 	}
+	if resp.status == http.StatusNotFound {
+		// A search finds no one with a 200; a 404 means the API URL does
+		// not lead to the users (a path pasted in, a proxy).
+		return "", &opError{f: fProtocol, detail: "the user search answered HTTP 404; check the API URL", requestID: resp.requestID}
+	}
 	if resp.status != http.StatusOK {
 		return "", classify(resp.status, resp.body, resp.requestID)
 	}

@@ -73,12 +73,13 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 }
 
 // Sanitize makes backend text fit for a diagnostic or a log: valid UTF-8,
-// one line without control characters, at most limit bytes (cut at a rune
+// one line without control characters (nor Unicode line and paragraph
+// separators), at most limit bytes (cut at a rune
 // boundary, marked with "…").
 func Sanitize(s string, limit int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return ' '
 		}
 		return r
@@ -166,4 +167,24 @@ func IsJSON(contentType string) bool {
 		return false
 	}
 	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+// AppendJSONString appends s, which must be valid UTF-8, to dst as a JSON
+// string. Request bodies that carry passwords are written with it straight
+// from the secrets' bytes into buffers the caller wipes (encoding/json
+// would need the passwords as strings, which cannot be wiped).
+func AppendJSONString(dst, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for _, c := range s {
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
 }
