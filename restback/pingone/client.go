@@ -77,8 +77,14 @@ const (
 	defaultTimeout       = 15 * time.Second
 )
 
-// regions are the PingOne regions' top-level domains.
-var regions = map[string]bool{"com": true, "ca": true, "eu": true, "com.au": true, "sg": true, "asia": true}
+// regions are the PingOne regions' top-level domains (regionNames).
+var regions = func() map[string]bool {
+	m := make(map[string]bool, len(regionNames))
+	for _, r := range regionNames {
+		m[r] = true
+	}
+	return m
+}()
 
 // Client talks to one PingOne environment. It implements bridge.Backend
 // and is safe for concurrent use.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/restback/sim/pingonesim"
+	"github.com/ldapbridge/ldapbridge/restback/transport"
 )
 
 // countingTransport records the paths of the requests it passes on.
@@ -16,11 +17,13 @@ type countingTransport struct {
 	mu    sync.Mutex
 	next  http.RoundTripper
 	paths []string
+	calls []string // transport.CallName of each request
 }
 
 func (ct *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	ct.mu.Lock()
 	ct.paths = append(ct.paths, r.Method+" "+r.URL.Path)
+	ct.calls = append(ct.calls, transport.CallName(r))
 	ct.mu.Unlock()
 	return ct.next.RoundTrip(r)
 }
@@ -61,7 +64,18 @@ func TestMetricsHooks(t *testing.T) {
 	out.GeneratedPassword.Wipe()
 	ct.mu.Lock()
 	got := strings.Join(ct.paths, "\n")
+	calls := strings.Join(ct.calls, " ")
 	ct.mu.Unlock()
+	// The client names each of its calls itself (the metrics' call
+	// label), never "other".
+	for _, want := range []string{callToken, callFindUser, callCheckPassword, callReadPolicy, callSetPassword} {
+		if !strings.Contains(" "+calls+" ", " "+want+" ") {
+			t.Errorf("no request was named %q: %s", want, calls)
+		}
+	}
+	if strings.Contains(" "+calls+" ", " "+transport.CallOther+" ") {
+		t.Errorf("an unnamed request: %s", calls)
+	}
 	for _, want := range []string{"POST /" + testEnv + "/as/token", "GET /v1/environments/" + testEnv + "/users", "/password", "GET /v1/environments/" + testEnv + "/passwordPolicies"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the wrapped transport did not see %q:\n%s", want, got)
