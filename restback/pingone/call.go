@@ -71,6 +71,9 @@ func (c *Client) token(ctx context.Context) (string, *opError) {
 			return tok, nil
 		}
 		oe := tokenFailure(ctx, err)
+		if c.life.Err() != nil {
+			return "", closedError()
+		}
 		if !oe.notSent || retries >= maxDialRetries || !transport.Sleep(ctx, dialBackoff<<retries) {
 			return "", oe
 		}
@@ -167,6 +170,9 @@ func (c *Client) call(ctx context.Context, kind callKind, name, method, path str
 // may have been sent is "outcome unknown"; it is never retried.
 func (c *Client) lostAnswer(ctx context.Context, kind callKind, err error, notSent bool) *opError {
 	switch {
+	case kind != changeCall && c.life.Err() != nil:
+		// A shared read stopped by Close, not by the caller.
+		return closedError()
 	case notSent && ctx.Err() == context.Canceled:
 		return &opError{f: fCanceled, err: err, notSent: true}
 	case notSent:
@@ -178,4 +184,10 @@ func (c *Client) lostAnswer(ctx context.Context, kind callKind, err error, notSe
 		return &opError{f: fCanceled, err: err}
 	}
 	return &opError{f: fNoAnswer, detail: transport.Describe(err), err: err}
+}
+
+// closedError is an operation that needed a shared request (token, user
+// lookup, policies) which Close stopped: the backend is retired.
+func closedError() *opError {
+	return &opError{f: fUnreachable, detail: "the backend was closed (its configuration was replaced)", notSent: true}
 }

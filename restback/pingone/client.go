@@ -104,6 +104,10 @@ type Client struct {
 	policies *policyCache
 
 	onCache func(cache string, hit bool)
+	// life ends when the client is closed; the shared token, user and
+	// policy requests stop with it.
+	life context.Context
+	stop context.CancelFunc
 }
 
 var _ bridge.Backend = (*Client)(nil)
@@ -182,6 +186,8 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.users = newUserCache(size, orDefault(cfg.UserCacheTTL, defaultUserCacheTTL), func() time.Time { return c.now() })
 	c.policies = &policyCache{ttl: orDefault(cfg.PolicyTTL, defaultPolicyTTL)}
+	c.life, c.stop = context.WithCancel(context.Background())
+	c.tokens.flight.life, c.users.flight.life, c.policies.flight.life = c.life, c.life, c.life
 	return c, nil
 }
 
@@ -231,10 +237,14 @@ func (c *Client) Check(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the client's idle connections; a token refresh that is
-// running finishes (nothing refreshes tokens in the background: a token is
-// fetched when an operation needs one).
-func (c *Client) Close() { c.tr.Close() }
+// Close stops the token refresh, user lookup or policy read in progress
+// (nothing refreshes in the background: a token is fetched when an
+// operation needs one) and closes the idle connections. Operations still
+// running finish; one that needed what was stopped fails as unavailable.
+func (c *Client) Close() {
+	c.stop()
+	c.tr.Close()
+}
 
 // cacheLookup reports a cache lookup to the CacheObserver, if any.
 func (c *Client) cacheLookup(cache string, hit bool) {

@@ -192,3 +192,41 @@ func TestCloseDropsIdleConnections(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Close stops a token refresh in progress: an operation waiting for it
+// ends at once instead of at the token request's timeout.
+func TestCloseStopsTokenRefresh(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	release := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer ts.Close()
+	defer close(release) // before Close, which waits for the handler
+	c, err := New(Config{EnvironmentID: testEnv, AuthURL: ts.URL, APIURL: ts.URL, ClientID: testClient,
+		ClientSecret: bridge.SecretString(testSecret), Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan bridge.Outcome, 1)
+	go func() {
+		done <- c.Bind(context.Background(), bridge.BindRequest{DN: dn("alice"), Password: bridge.SecretString(alicePW)})
+	}()
+	<-arrived
+	c.Close()
+	select {
+	case out := <-done:
+		if out.Code != bridge.Unavailable {
+			t.Fatalf("%v %q", out.Code, out.Diagnostic)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the token refresh went on after Close")
+	}
+}
