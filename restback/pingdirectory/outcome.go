@@ -41,9 +41,9 @@ func (c *Client) transportOutcome(op opKind, ex *exchange) bridge.Outcome {
 //
 // Wrong place is not wrong password: a 404 never says that credentials
 // are wrong (GET /me of an unknown DN is a 401), so on a bind it is an
-// outage (a base URL with the API path pasted in, a proxy's page), and a
+// outage (a base URL with the API path pasted in, a proxy's page); a
 // change answered by something that is not the API (no LDAP result in a
-// JSON body) has an unknown outcome.
+// JSON body), or by a 404 that is not noSuchObject, has an unknown outcome.
 func (c *Client) statusOutcome(op opKind, ex *exchange, res apiResult, hasRes bool) bridge.Outcome {
 	st := ex.Status
 	detail := ""
@@ -61,7 +61,8 @@ func (c *Client) statusOutcome(op opKind, ex *exchange, res apiResult, hasRes bo
 	case op == opBind && st == http.StatusNotFound:
 		return bridge.Fail(bridge.Unavailable, fmt.Sprintf(
 			"PingDirectory backend %q answered HTTP 404 to a bind; check its baseURL (without %s)", c.name, apiPath))
-	case op == opChange && !(hasRes && res.hasCode) && st != http.StatusUnauthorized && st != http.StatusForbidden:
+	case op == opChange && st == http.StatusNotFound && !(hasRes && res.hasCode && res.code == bridge.NoSuchObject),
+		op == opChange && !(hasRes && res.hasCode) && st != http.StatusUnauthorized && st != http.StatusForbidden:
 		return bridge.Fail(bridge.Other, fmt.Sprintf(
 			"PingDirectory backend %q: outcome unknown: it answered HTTP %d without an LDAP result; the password may have been changed (check its baseURL)",
 			c.name, st))

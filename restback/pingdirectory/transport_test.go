@@ -153,3 +153,31 @@ func TestCloseDropsIdleConnections(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Wrong place is not wrong password: a base URL with the API path pasted
+// in, or a proxy's HTML 404, makes binds unavailable, changes of unknown
+// outcome and readiness fail; never invalidCredentials.
+func TestWrongPlaceIsNotWrongPassword(t *testing.T) {
+	_, u := startSim(t, simPolicy, nil)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte("<html><body><h1>404 Not Found</h1></body></html>"))
+	}))
+	defer proxy.Close()
+	for name, base := range map[string]string{
+		"path pasted in":   u + "/directory/v1",
+		"proxy's HTML 404": proxy.URL,
+	} {
+		c, _ := newClient(t, base, nil)
+		if out := bind(c, aliceDN, alicePW, true); out.Code != bridge.Unavailable {
+			t.Errorf("%s: bind %v %q, want unavailable", name, out.Code, out.Diagnostic)
+		}
+		if out := selfChange(c, aliceDN, alicePW, "", "New-Alice-2"); out.Code != bridge.Other || !strings.Contains(out.Diagnostic, "outcome unknown") {
+			t.Errorf("%s: change %v %q, want other (outcome unknown)", name, out.Code, out.Diagnostic)
+		}
+		if err := c.Check(t.Context()); err == nil {
+			t.Errorf("%s: readiness passed", name)
+		}
+	}
+}
