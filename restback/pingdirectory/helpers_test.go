@@ -6,7 +6,6 @@ import (
 	"io"
 	"log"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -111,15 +110,6 @@ func testCA(t *testing.T) (caFile string, leaf tls.Certificate) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-func mustTime(t *testing.T, s string) time.Time {
-	t.Helper()
-	tm, err := http.ParseTime(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tm
-}
 
 // quietLog keeps expected TLS handshake failures out of the test output.
 func quietLog() *log.Logger { return log.New(io.Discard, "", 0) }

@@ -23,7 +23,6 @@ type want struct {
 	code       bridge.ResultCode
 	policy     bridge.PolicyError
 	mustChange bool
-	retryable  bool
 	diag       string // a substring of the diagnostic
 	// quiet: no diagnostic at all (the core words it as a wrong password)
 	quiet bool
@@ -31,9 +30,9 @@ type want struct {
 
 func (w want) check(t *testing.T, got bridge.Outcome) {
 	t.Helper()
-	if got.Code != w.code || policyErr(got) != w.policy || got.MustChange != w.mustChange || got.Retryable != w.retryable {
-		t.Errorf("outcome %v %q (policy %v, mustChange %v, retryable %v), want %v (policy %v, mustChange %v, retryable %v)",
-			got.Code, got.Diagnostic, policyErr(got), got.MustChange, got.Retryable, w.code, w.policy, w.mustChange, w.retryable)
+	if got.Code != w.code || policyErr(got) != w.policy || got.MustChange != w.mustChange {
+		t.Errorf("outcome %v %q (policy %v, mustChange %v), want %v (policy %v, mustChange %v)",
+			got.Code, got.Diagnostic, policyErr(got), got.MustChange, w.code, w.policy, w.mustChange)
 	}
 	if w.quiet && got.Diagnostic != "" {
 		t.Errorf("diagnostic %q, want none (answered as a wrong password)", got.Diagnostic)
@@ -92,10 +91,10 @@ func TestBindMapping(t *testing.T) {
 			want:  want{code: bridge.InsufficientAccessRights, policy: none, diag: "ACCESS_FAILED"}},
 		{name: "429 without Retry-After", uid: "alice", pw: alicePW,
 			setup: func(e *env) { e.sim.SetFault(pingonesim.Fault{Status: 429}) },
-			want:  want{code: bridge.Busy, policy: none, retryable: true}},
+			want:  want{code: bridge.Busy, policy: none}},
 		{name: "503", uid: "alice", pw: alicePW,
 			setup: func(e *env) { e.sim.SetFault(pingonesim.Fault{Status: 503}) },
-			want:  want{code: bridge.Unavailable, policy: none, retryable: true}},
+			want:  want{code: bridge.Unavailable, policy: none}},
 		{name: "500", uid: "alice", pw: alicePW,
 			setup: func(e *env) { e.sim.SetFault(pingonesim.Fault{Status: 500}) },
 			want:  want{code: bridge.Unavailable, policy: none, diag: "UNEXPECTED_ERROR"}},
@@ -194,7 +193,7 @@ func TestChangeMapping(t *testing.T) {
 			op:    admin("alice", "Fresh-Passw0rd#1"), want: want{code: bridge.InsufficientAccessRights, policy: none}},
 		{name: "429",
 			setup: func(e *env) { e.sim.SetFault(pingonesim.Fault{Target: pingonesim.TargetPassword, Status: 429}) },
-			op:    admin("alice", "Fresh-Passw0rd#1"), want: want{code: bridge.Busy, policy: none, retryable: true}},
+			op:    admin("alice", "Fresh-Passw0rd#1"), want: want{code: bridge.Busy, policy: none}},
 		{name: "500",
 			setup: func(e *env) { e.sim.SetFault(pingonesim.Fault{Target: pingonesim.TargetPassword, Status: 500}) },
 			op:    admin("alice", "Fresh-Passw0rd#1"), want: want{code: bridge.Unavailable, policy: none}},
@@ -356,16 +355,63 @@ func TestAmbiguousUser(t *testing.T) {
 	want{code: bridge.UnwillingToPerform, policy: bridge.PolicyErrorNone, diag: "more than one"}.check(t, e.adminReset("alice", "Fresh-Passw0rd#1", bridge.RouteOptions{}, noControls))
 }
 
-// Retry-After within the deadline is honoured: the request is repeated.
+// Retry-After within the deadline is honoured for a read: the bind is
+// repeated.
 func TestRetryAfterWithinDeadline(t *testing.T) {
 	for _, status := range []int{429, 503} {
 		e := newEnv(t)
 		e.bind("alice", alicePW, noControls) // token and user cached
 		e.sim.SetFault(pingonesim.Fault{Target: pingonesim.TargetPassword, Status: status, RetryAfter: time.Second, Times: 1})
 		var out bridge.Outcome
-		n := e.requests(func() { out = e.adminReset("alice", "Fresh-Passw0rd#1", bridge.RouteOptions{}, noControls) })
+		n := e.requests(func() { out = e.bind("alice", alicePW, noControls) })
 		if !out.OK() || n != 2 {
 			t.Errorf("%d with Retry-After 1: %v %q after %d requests, want success after 2", status, out.Code, out.Diagnostic, n)
+		}
+	}
+}
+
+// A password change is never sent twice: no answer proves that PingOne
+// did not act on it, so 429, 503 (with or without Retry-After) and a
+// refused token each reach PingOne exactly once and come back as an
+// outage for the client to retry.
+func TestChangeNeverResent(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault *pingonesim.Fault
+		want  bridge.ResultCode
+	}{
+		{"429", &pingonesim.Fault{Target: pingonesim.TargetPassword, Status: 429, Times: 1}, bridge.Busy},
+		{"429 with Retry-After", &pingonesim.Fault{Target: pingonesim.TargetPassword, Status: 429, RetryAfter: time.Second, Times: 1}, bridge.Busy},
+		{"503", &pingonesim.Fault{Target: pingonesim.TargetPassword, Status: 503, Times: 1}, bridge.Unavailable},
+		{"503 with Retry-After", &pingonesim.Fault{Target: pingonesim.TargetPassword, Status: 503, RetryAfter: time.Second, Times: 1}, bridge.Unavailable},
+		{"401 (token revoked)", nil, bridge.Unavailable},
+	}
+	for _, tc := range tests {
+		for _, op := range []string{"reset", "self change"} {
+			t.Run(tc.name+"/"+op, func(t *testing.T) {
+				e := newEnv(t)
+				e.bind("alice", alicePW, noControls) // token and user cached
+				if tc.fault != nil {
+					e.sim.SetFault(*tc.fault)
+				} else {
+					e.sim.RevokeTokens()
+				}
+				var out bridge.Outcome
+				n := e.requests(func() {
+					if op == "reset" {
+						out = e.adminReset("alice", "Fresh-Passw0rd#1", bridge.RouteOptions{}, noControls)
+					} else {
+						out = e.selfChange("alice", alicePW, "Fresh-Passw0rd#1", noControls)
+					}
+				})
+				if out.Code != tc.want || n != 1 {
+					t.Errorf("%v %q after %d requests, want %v after exactly 1", out.Code, out.Diagnostic, n, tc.want)
+				}
+				e.sim.SetFault(pingonesim.Fault{})
+				if got := e.bind("alice", "Fresh-Passw0rd#1", noControls); got.OK() {
+					t.Error("the change took effect although PingOne refused it")
+				}
+			})
 		}
 	}
 }
@@ -377,7 +423,7 @@ func TestRetryAfterBeyondDeadline(t *testing.T) {
 	e.sim.SetFault(pingonesim.Fault{Target: pingonesim.TargetPassword, Status: 429, RetryAfter: 5 * time.Second})
 	var out bridge.Outcome
 	n := e.requests(func() { out = e.bind("alice", alicePW, noControls) })
-	want{code: bridge.Busy, policy: bridge.PolicyErrorNone, retryable: true}.check(t, out)
+	want{code: bridge.Busy, policy: bridge.PolicyErrorNone}.check(t, out)
 	if n != 1 {
 		t.Errorf("%d requests, want 1", n)
 	}
@@ -392,7 +438,7 @@ func TestConnectionRefused(t *testing.T) {
 	ln.Close()
 	e := newEnv(t, func(_ *pingonesim.Config, c *Config) { c.AuthURL, c.APIURL = dead, dead })
 	out := e.bind("alice", alicePW, noControls)
-	want{code: bridge.Unavailable, policy: bridge.PolicyErrorNone, retryable: true, diag: "refused"}.check(t, out)
+	want{code: bridge.Unavailable, policy: bridge.PolicyErrorNone, diag: "refused"}.check(t, out)
 
 	// The API going away after a token was obtained: the same.
 	e2 := newEnv(t)
@@ -400,9 +446,9 @@ func TestConnectionRefused(t *testing.T) {
 	e2.sim.Close()
 	// As after a moment: the transport drops the connections the server
 	// closed (a request racing onto one would be "sent, no answer").
-	e2.c.http.CloseIdleConnections()
-	want{code: bridge.Unavailable, policy: bridge.PolicyErrorNone, retryable: true}.check(t, e2.bind("alice", alicePW, noControls))
-	want{code: bridge.Unavailable, policy: bridge.PolicyErrorNone, retryable: true}.check(t, e2.adminReset("alice", "Fresh-Passw0rd#1", bridge.RouteOptions{}, noControls))
+	e2.c.Close()
+	want{code: bridge.Unavailable, policy: bridge.PolicyErrorNone}.check(t, e2.bind("alice", alicePW, noControls))
+	want{code: bridge.Unavailable, policy: bridge.PolicyErrorNone}.check(t, e2.adminReset("alice", "Fresh-Passw0rd#1", bridge.RouteOptions{}, noControls))
 }
 
 // A change that hangs after it was sent: outcome unknown, never retried.

@@ -140,7 +140,7 @@ func TestTokenEndpointDown(t *testing.T) {
 	e.sim.SetFault(pingonesim.Fault{Target: pingonesim.TargetToken, Status: 500})
 	want{code: bridge.Unavailable, policy: bridge.PolicyErrorNone, diag: "HTTP 500"}.check(t, e.bind("alice", alicePW, noControls))
 	e.sim.SetFault(pingonesim.Fault{Target: pingonesim.TargetToken, Status: 429})
-	want{code: bridge.Busy, policy: bridge.PolicyErrorNone, retryable: true}.check(t, e.bind("alice", alicePW, noControls))
+	want{code: bridge.Busy, policy: bridge.PolicyErrorNone}.check(t, e.bind("alice", alicePW, noControls))
 	e.sim.SetFault(pingonesim.Fault{})
 	if out := e.bind("alice", alicePW, noControls); !out.OK() {
 		t.Errorf("after the fault: %v", out.Code)
