@@ -126,7 +126,11 @@ func (v *validator) listeners() {
 		case TLSStartTLS, TLSLDAPS:
 			certOK := v.required(p+".cert_file", l.CertFile, "the PEM certificate chain for tls: "+l.TLS)
 			keyOK := v.required(p+".key_file", l.KeyFile, "the PEM private key for tls: "+l.TLS)
-			if certOK && keyOK && !v.opts.SkipFileChecks {
+			switch {
+			case !certOK || !keyOK:
+			case v.opts.SkipFileChecks:
+				v.skip(p+".cert_file", "the certificate and key files were not read")
+			default:
 				v.keyPair(p, l.CertFile, l.KeyFile)
 			}
 		case TLSNone:
@@ -272,7 +276,11 @@ func (v *validator) backends() {
 		} else {
 			names[b.Name] = i
 		}
-		if b.CAFile != "" && !v.opts.SkipFileChecks {
+		switch {
+		case b.CAFile == "":
+		case v.opts.SkipFileChecks:
+			v.skip(p+".ca_file", "the CA file was not read")
+		default:
 			v.caFile(p+".ca_file", b.CAFile)
 		}
 		if !v.required(p+".type", b.Type, strings.Join(backendTypes, " or ")) ||
@@ -314,7 +322,15 @@ func (c checker) Expanded(path string) (string, bool) {
 	raw, ok := c.v.d.expanded[path]
 	return raw, ok
 }
-func (c checker) FileChecks() bool { return !c.v.opts.SkipFileChecks }
+func (c checker) FileChecks() bool          { return !c.v.opts.SkipFileChecks }
+func (c checker) Skipped(path, what string) { c.v.skip(path, what) }
+
+// skip reports a check that SkipFileChecks left out.
+func (v *validator) skip(path, what string) {
+	if v.opts.Skipped != nil {
+		v.opts.Skipped(path, what)
+	}
+}
 func (c checker) ReadFile(path string, limit int64) ([]byte, error) {
 	return readLimited(path, limit)
 }
@@ -517,6 +533,9 @@ func (v *validator) log() {
 	l := &v.cfg.Log
 	v.oneOf("log.level", l.Level, LevelDebug, LevelInfo, LevelWarn, LevelError)
 	v.oneOf("log.format", l.Format, FormatJSON, FormatText)
+	if l.AuditFile != "" && v.opts.SkipFileChecks {
+		v.skip("log.audit_file", "its directory was not looked at")
+	}
 	if l.AuditFile != "" && !v.opts.SkipFileChecks {
 		dir := filepath.Dir(l.AuditFile)
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {

@@ -54,7 +54,7 @@ var cliCommands = []struct {
 	flags []string
 }{
 	{[]string{"serve"}, []string{"config"}},
-	{[]string{"check-config"}, []string{"config"}},
+	{[]string{"check-config"}, []string{"config", "offline"}},
 	{[]string{"demo"}, []string{"ldap-addr", "ldaps-addr", "admin-addr", "log-level"}},
 	{[]string{"hash-password"}, []string{"bcrypt", "stdin"}},
 	{[]string{"pingone"}, []string{"config", "file", "dry-run", "gateway-id", "user-type-id", "dn", "correlation", "unset-password"}},

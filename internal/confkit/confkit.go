@@ -41,6 +41,10 @@ type Checker interface {
 	// FileChecks reports whether files may be read (not for a
 	// configuration written for another machine).
 	FileChecks() bool
+	// Skipped reports a check left out because files may not be read:
+	// the path of the key and what was not checked (check-config
+	// --offline lists them).
+	Skipped(path, what string)
 	// ReadFile reads a regular file of at most limit bytes; the error
 	// leaves the path out.
 	ReadFile(path string, limit int64) ([]byte, error)

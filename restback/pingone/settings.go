@@ -136,6 +136,8 @@ func (s *Settings) Validate(c confkit.Checker, p string) {
 		}
 	case hasFile && c.FileChecks():
 		s.secretFile(c, p+".client_secret_file")
+	case hasFile:
+		c.Skipped(p+".client_secret_file", "the secret file was not read")
 	}
 	c.OneOf(p+".token_auth_method", s.TokenAuthMethod, AuthClientSecretBasic, AuthClientSecretPost)
 	if c.Required(p+".user_filter", s.UserFilter, `e.g. 'username eq "{uid}"'`) {
