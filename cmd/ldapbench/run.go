@@ -55,6 +55,14 @@ type settings struct {
 	sim         string
 	simTLS      *tls.Config // for an ldapsim serving HTTPS
 	dialers     int
+	// rate > 0: open loop, this many requests per second (openloop.go);
+	// late is how far behind its due time a request may be sent and
+	// still count as on time.
+	rate int
+	late time.Duration
+	// backendLatency is the backend's configured latency (ldapsim
+	// -latency), for the report's added latency.
+	backendLatency time.Duration
 }
 
 // result is what the workers measured.
@@ -73,6 +81,12 @@ type result struct {
 	held       int // idle: connections held
 	openTime   time.Duration
 	notes      []string
+	// Open loop: the measured requests' counts, how many were scheduled
+	// in the window, and the window's length (start..end is the span to
+	// the last completion).
+	openLoop  *openTally
+	scheduled uint64
+	window    time.Duration
 }
 
 // worker is one connection's loop and its private tallies.
@@ -94,6 +108,7 @@ type worker struct {
 	// of its users once (then warm: caches hold all of them).
 	attempts int
 	warm     atomic.Bool
+	ol       openTally // open loop
 }
 
 func (w *worker) password(i int) string {
@@ -128,6 +143,9 @@ func usersFor(w, n, total int) []int {
 func run(ctx context.Context, s *settings) (*result, error) {
 	if s.mode == modeIdle {
 		return runIdle(ctx, s)
+	}
+	if s.rate > 0 {
+		return runRate(ctx, s)
 	}
 	r := &result{errs: map[string]uint64{}, samples: map[string]string{}, setupErrs: map[string]uint64{}}
 	sim := simFor(s)
@@ -215,25 +233,30 @@ func run(ctx context.Context, s *settings) (*result, error) {
 		if w.c != nil {
 			w.c.close()
 		}
-		for k := range r.lat {
-			r.lat[k].Merge(&w.lat[k])
-		}
-		for k, v := range w.errs {
-			r.errs[k] += v
-		}
-		for k, v := range w.setup {
-			r.setupErrs[k] += v
-		}
-		for k, v := range w.samples {
-			if _, ok := r.samples[k]; !ok {
-				r.samples[k] = v
-			}
-		}
+		r.merge(w)
 	}
 	if err := ctx.Err(); err != nil {
 		return r, fmt.Errorf("interrupted: %w", err)
 	}
 	return r, nil
+}
+
+// merge adds a worker's tallies to the result.
+func (r *result) merge(w *worker) {
+	for k := range r.lat {
+		r.lat[k].Merge(&w.lat[k])
+	}
+	for k, v := range w.errs {
+		r.errs[k] += v
+	}
+	for k, v := range w.setup {
+		r.setupErrs[k] += v
+	}
+	for k, v := range w.samples {
+		if _, ok := r.samples[k]; !ok {
+			r.samples[k] = v
+		}
+	}
 }
 
 func simFor(s *settings) *simClient {
