@@ -6,13 +6,16 @@
 # and mode (bind, connbind, passwd, mixed), it starts a fresh simulator
 # and a fresh bridge (so that peak RSS and password state are per run),
 # runs cmd/ldapbench against the bridge with the bridge's pid and the
-# simulator's URL, and keeps the JSON report. Then idle runs (10,000
+# simulator's URL, and keeps the JSON report. Then the open-loop runs
+# (bind capacity at 256 connections and 20 ms, then -rate at 25, 50 and
+# 75% of it), idle runs (10,000
 # connections, unbound and bound), the same modes against OpenLDAP slapd
 # (bench/slapd, when slapd is or can be installed), the Go micro
 # benchmarks, and a Markdown summary in $BENCH_OUT/summary.md.
 #
-# BENCH_QUICK=1: a smoke run of a minute or so (short runs, 16 connections,
-# 0 ms, 1,000 idle connections).
+# BENCH_QUICK=1: a smoke run of a few minutes (short runs, 16 connections,
+# 0 ms, 1,000 idle connections; the open-loop runs keep 256 connections and
+# 20 ms, with 1 s windows).
 # BENCH_OUT: where reports go (default bench/out).
 # BENCH_SLAPD=0: skip the slapd comparison.
 set -euo pipefail
@@ -122,6 +125,36 @@ for be in pd p1; do
 	done
 done
 
+# Open loop: the bridge's bind capacity with 256 connections and 20 ms of
+# backend latency (closed loop, each connection rebinding as soon as it is
+# answered), then binds at a fixed arrival rate of 25%, 50% and 75% of it
+# (ldapbench -rate: latency from each request's scheduled send time). The
+# summary's open-loop table gives the p99 added to the backend's 20 ms.
+OL_CONNS=256 OL_LAT=20ms OL_PCTS="25 50 75"
+json_num() { # field file: the first numeric value of "field" in a report
+	sed -n "s/.*\"$1\": \([0-9.eE+-]*\).*/\1/p" "$2" | head -1
+}
+name=openloop_capacity
+start_stack "$name" "$OL_LAT"
+bench "pd/20ms capacity" "$name" -url "ldap://$LDAP_ADDR" -mode bind -c "$OL_CONNS" -d "$DUR" -warmup "$WARM" \
+	-users "$USERS" -pid "$BRIDGE_PID" -sim "$SIM_URL" || true
+stop_stack
+CAPACITY=$(json_num ops_per_s "$OUT/json/$name.json" 2>/dev/null || true)
+CAPACITY=$(awk -v c="${CAPACITY:-0}" 'BEGIN { printf "%d", c }')
+if [ "$CAPACITY" -gt 0 ]; then
+	for pct in $OL_PCTS; do
+		rate=$(awk -v c="$CAPACITY" -v p="$pct" 'BEGIN { r = int(c * p / 100); if (r < 1) r = 1; print r }')
+		name="openloop_${pct}"
+		start_stack "$name" "$OL_LAT"
+		bench "pd/20ms open ${pct}% of ${CAPACITY}/s" "$name" -url "ldap://$LDAP_ADDR" -mode bind -c "$OL_CONNS" \
+			-rate "$rate" -d "$DUR" -warmup "$WARM" -users "$USERS" -backend-latency "$OL_LAT" \
+			-pid "$BRIDGE_PID" -sim "$SIM_URL" || true
+		stop_stack
+	done
+else
+	echo "bench: open-loop runs skipped: the capacity run measured no binds (see $OUT/json/openloop_capacity.json)"
+fi
+
 # The Go runtime's memory settings, as docs/performance.md recommends for
 # production: a soft memory limit, and a GC that runs less often below it.
 TUNED=(GOGC=400 GOMEMLIMIT=100MiB)
@@ -209,6 +242,13 @@ $GO test -run '^$' -bench . -benchmem -benchtime "$MICRO" ./ldapfront/ ./pwcontr
 	>"$OUT/micro.txt" 2>&1 || echo "bench: micro benchmarks failed (see $OUT/micro.txt)"
 $GO test -run '^$' -bench 'BenchmarkBridge' -benchmem -benchtime "$MICRO" ./cmd/ldapbench/ >>"$OUT/micro.txt" 2>&1 ||
 	echo "bench: in-process benchmarks failed (see $OUT/micro.txt)"
+# One bind through ldapfront, the core and each backend client (issue 14's
+# hot path): time and allocations, then every allocation recorded to split
+# them between the bridge and the in-process simulator.
+$GO test -run '^$' -bench 'BindHotPath' -benchmem -benchtime "$MICRO" ./bench/hotpath/ >>"$OUT/micro.txt" 2>&1 ||
+	echo "bench: hot-path benchmark failed (see $OUT/micro.txt)"
+$GO test -run '^$' -bench 'BindHotPath' -benchmem -benchtime 2000x -memprofilerate 1 -v ./bench/hotpath/ >"$OUT/hotpath-allocs.txt" 2>&1 ||
+	echo "bench: hot-path allocation split failed (see $OUT/hotpath-allocs.txt)"
 
 {
 	echo "# ldapbridge benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -216,6 +256,11 @@ $GO test -run '^$' -bench 'BenchmarkBridge' -benchmem -benchtime "$MICRO" ./cmd/
 	echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), $(uname -sr), $($GO version | cut -d' ' -f3)."
 	echo "Load tool, simulators, bridge (and slapd) share the machine; figures from one run; other work on the machine adds noise."
 	echo
+	if [ "${CAPACITY:-0}" -gt 0 ]; then
+		echo "Bind capacity with $OL_CONNS connections and $OL_LAT backend latency (closed loop, run \"pd/20ms capacity\"): $CAPACITY binds/s;"
+		echo "the open-loop runs send at ${OL_PCTS// /%, }% of it (table \"Open loop\" below; \"added p99\" is p99 minus the backend's $OL_LAT)."
+		echo
+	fi
 	"$BIN/ldapbench" summarize "$OUT"/json/*.json
 	echo
 	echo '```'
