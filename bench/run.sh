@@ -18,12 +18,17 @@
 # 20 ms, with 1 s windows).
 # BENCH_OUT: where reports go (default bench/out).
 # BENCH_SLAPD=0: skip the slapd comparison.
+# BENCH_ONLY="openloop micro": run only these sections (matrix, openloop,
+# tuned, bindcache, idle, slapd, micro); the summary covers what ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 QUICK=${BENCH_QUICK:-0}
 OUT=${BENCH_OUT:-bench/out}
 SLAPD=${BENCH_SLAPD:-1}
+ONLY=${BENCH_ONLY:-}
+# only SECTION: whether BENCH_ONLY (a list of sections) leaves it in.
+only() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
 if [ "$QUICK" = 1 ]; then
 	DUR=1s WARM=500ms LATS="0" CONNS="16" IDLE=1000 HOLD=1s USERS=300 MICRO=200ms
@@ -106,6 +111,7 @@ bench() { # label name ldapbench-args...
 	"$BIN/ldapbench" -label "$label" -json "$OUT/json/$name.json" "$@" | sed 's/^/    /'
 }
 
+if only matrix; then
 for be in pd p1; do
 	if [ $be = pd ]; then dn='uid=pd%d,ou=staff,dc=example,dc=com'; pw=2; else dn='uid=p1u%d,ou=people,dc=example,dc=com'; pw=8; fi
 	for lat in $LATS; do
@@ -124,7 +130,10 @@ for be in pd p1; do
 		done
 	done
 done
+fi
 
+CAPACITY=0
+if only openloop; then
 # Open loop: the bridge's bind capacity with 256 connections and 20 ms of
 # backend latency (closed loop, each connection rebinding as soon as it is
 # answered), then binds at a fixed arrival rate of 25%, 50% and 75% of it
@@ -154,7 +163,9 @@ if [ "$CAPACITY" -gt 0 ]; then
 else
 	echo "bench: open-loop runs skipped: the capacity run measured no binds (see $OUT/json/openloop_capacity.json)"
 fi
+fi
 
+if only tuned; then
 # The Go runtime's memory settings, as docs/performance.md recommends for
 # production: a soft memory limit, and a GC that runs less often below it.
 TUNED=(GOGC=400 GOMEMLIMIT=100MiB)
@@ -179,7 +190,9 @@ if [ "$QUICK" != 1 ]; then
 		stop_stack
 	done
 fi
+fi
 
+if only bindcache; then
 # The verified-bind cache, when this build's configuration knows it.
 CACHE_YAML=${BENCH_BINDCACHE_YAML:-'bind_cache: {enabled: true, ttl: 30s, size: 10000}'}
 SIM_ONLY=1 start_stack cachecheck 0 -bridge-extra "$CACHE_YAML"
@@ -197,7 +210,9 @@ if "$BIN/ldapbridge" check-config --config "$OUT/run/cachecheck/bridge.yaml" >"$
 else
 	echo "bench: verified-bind cache runs skipped: this build's configuration does not accept '$CACHE_YAML' (see $OUT/logs/bindcache-check.log)"
 fi
+fi
 
+if only idle; then
 for tuned in default tuned; do
 	[ $tuned = tuned ] && BRIDGE_ENV=("${TUNED[@]}")
 	for bound in unbound bound; do
@@ -211,7 +226,9 @@ for tuned in default tuned; do
 	done
 	BRIDGE_ENV=()
 done
+fi
 
+if only slapd; then
 if [ "$SLAPD" = 1 ]; then
 	if bench/slapd/setup.sh "$OUT/slapd" "$USERS" "$BIN/ldapsim" >"$OUT/logs/slapd-setup.log" 2>&1; then
 		port=$((20000 + RANDOM % 20000))
@@ -236,7 +253,9 @@ if [ "$SLAPD" = 1 ]; then
 		echo "bench: slapd comparison skipped (see $OUT/logs/slapd-setup.log)"
 	fi
 fi
+fi
 
+if only micro; then
 echo "bench: Go micro benchmarks"
 $GO test -run '^$' -bench . -benchmem -benchtime "$MICRO" ./ldapfront/ ./pwcontrol/ ./bridge/ ./bench/hist/ \
 	>"$OUT/micro.txt" 2>&1 || echo "bench: micro benchmarks failed (see $OUT/micro.txt)"
@@ -249,6 +268,7 @@ $GO test -run '^$' -bench 'BindHotPath' -benchmem -benchtime "$MICRO" ./bench/ho
 	echo "bench: hot-path benchmark failed (see $OUT/micro.txt)"
 $GO test -run '^$' -bench 'BindHotPath' -benchmem -benchtime 2000x -memprofilerate 1 -v ./bench/hotpath/ >"$OUT/hotpath-allocs.txt" 2>&1 ||
 	echo "bench: hot-path allocation split failed (see $OUT/hotpath-allocs.txt)"
+fi
 
 {
 	echo "# ldapbridge benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -261,10 +281,22 @@ $GO test -run '^$' -bench 'BindHotPath' -benchmem -benchtime 2000x -memprofilera
 		echo "the open-loop runs send at ${OL_PCTS// /%, }% of it (table \"Open loop\" below; \"added p99\" is p99 minus the backend's $OL_LAT)."
 		echo
 	fi
-	"$BIN/ldapbench" summarize "$OUT"/json/*.json
-	echo
-	echo '```'
-	grep -E '^(Benchmark|goos|pkg)' "$OUT/micro.txt" || true
-	echo '```'
+	if compgen -G "$OUT/json/*.json" >/dev/null; then
+		"$BIN/ldapbench" summarize "$OUT"/json/*.json
+	fi
+	if [ -f "$OUT/micro.txt" ]; then
+		echo
+		echo '```'
+		grep -E '^(Benchmark|goos|pkg)' "$OUT/micro.txt" || true
+		echo '```'
+	fi
+	if [ -f "$OUT/hotpath-allocs.txt" ]; then
+		echo
+		echo "The hot path's allocations split between the bridge and the in-process simulator (every allocation recorded; the top sites are in hotpath-allocs.txt):"
+		echo
+		echo '```'
+		grep -E '^Benchmark[^ ]*-[0-9]+[[:space:]]' "$OUT/hotpath-allocs.txt" || true
+		echo '```'
+	fi
 } >"$OUT/summary.md"
 echo "bench: summary in $OUT/summary.md"

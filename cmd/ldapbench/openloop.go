@@ -127,7 +127,7 @@ func (t *openTally) add(o *openTally) {
 func (w *worker) rateLoop(ctx context.Context, sc *schedule, hardEnd time.Time) {
 	for i := sc.first(w.idx); i < sc.total; i = sc.next(i) {
 		due := sc.due(i)
-		if !sleepUntil(ctx, due) || time.Now().After(hardEnd) {
+		if !w.sleepUntil(ctx, due) || time.Now().After(hardEnd) {
 			n := uint64(sc.measuredFrom(i))
 			w.ol.unsent += n
 			w.ol.late += n
@@ -171,6 +171,28 @@ func (w *worker) rateLoop(ctx context.Context, sc *schedule, hardEnd time.Time) 
 	}
 }
 
+// sleepUntil is the package's sleepUntil with one timer per worker: no
+// allocation per request, so that the tool's own cost stays low at high
+// rates.
+func (w *worker) sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	if w.timer == nil {
+		w.timer = time.NewTimer(d)
+	} else {
+		w.timer.Reset(d)
+	}
+	select {
+	case <-w.timer.C:
+		return true
+	case <-ctx.Done():
+		w.timer.Stop()
+		return false
+	}
+}
+
 // runRate executes an open-loop run: connections first, then the
 // schedule; the server's and the simulator's figures are sampled at the
 // window's edges, which the schedule fixes in advance.
@@ -208,6 +230,7 @@ func runRate(ctx context.Context, s *settings) (*result, error) {
 	ok := sleepUntil(ctx, sc.windowStart())
 	r.warmup = sc.windowStart().Sub(sc.start)
 	if ok {
+		r.selfBefore = selfCPU()
 		if s.pid > 0 {
 			if p, err := readProc(s.pid); err == nil {
 				r.before = &p
@@ -227,6 +250,7 @@ func runRate(ctx context.Context, s *settings) (*result, error) {
 		}
 	}
 	if sleepUntil(ctx, sc.windowEnd()) {
+		r.selfAfter = selfCPU()
 		if s.pid > 0 && r.before != nil {
 			if p, err := readProc(s.pid); err == nil {
 				r.after = &p

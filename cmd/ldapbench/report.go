@@ -44,7 +44,10 @@ type Report struct {
 	Backend      *BackendReport      `json:"backend,omitempty"`
 	Idle         *IdleReport         `json:"idle,omitempty"`
 	OpenLoop     *OpenLoopReport     `json:"open_loop,omitempty"`
-	Notes        []string            `json:"notes,omitempty"`
+	// ClientCPU is the load tool's own CPU time over the window, in
+	// cores: on a shared machine, what the measurement itself took.
+	ClientCPU float64  `json:"client_cpu_cores,omitempty"`
+	Notes     []string `json:"notes,omitempty"`
 }
 
 // OpReport is one kind of operation in mixed mode.
@@ -154,6 +157,15 @@ func buildReport(s *settings, url string, r *result) *Report {
 	rep.Ops = all.Count()
 	rep.OpsPerSec = float64(rep.Ops) / secs
 	rep.Latency = simenv.FromHist(&all)
+	if r.selfBefore >= 0 && r.selfAfter > 0 {
+		w := r.window
+		if w <= 0 {
+			w = r.end.Sub(r.start)
+		}
+		if w > 0 {
+			rep.ClientCPU = (r.selfAfter - r.selfBefore).Seconds() / w.Seconds()
+		}
+	}
 	if ol := r.openLoop; ol != nil {
 		o := &OpenLoopReport{Rate: s.rate, Scheduled: r.scheduled, Completed: ol.completed, Unsent: ol.unsent, Late: ol.late,
 			LateAfterMS: ms(s.late), MaxLagMS: ms(ol.maxLag), WindowS: r.window.Seconds(),
@@ -281,6 +293,9 @@ func writeText(w io.Writer, rep *Report) {
 	}
 	for k, v := range rep.ErrorSamples {
 		fmt.Fprintf(w, "    first %s: %s\n", k, v)
+	}
+	if rep.ClientCPU > 0 {
+		fmt.Fprintf(w, "  client      ldapbench's own CPU %.2f cores\n", rep.ClientCPU)
 	}
 	if s := rep.Server; s != nil {
 		fmt.Fprintf(w, "  server      pid %d: CPU %.2fs (%.2f cores) = %.3fs per 1,000 ops; RSS %.1f MiB, peak %.1f MiB\n",

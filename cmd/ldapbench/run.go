@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,6 +88,17 @@ type result struct {
 	openLoop  *openTally
 	scheduled uint64
 	window    time.Duration
+	// The load tool's own CPU time at the window's edges (-1: unknown).
+	selfBefore, selfAfter time.Duration
+}
+
+// selfCPU is this process's CPU time so far, or -1.
+func selfCPU() time.Duration {
+	p, err := readProc(os.Getpid())
+	if err != nil {
+		return -1
+	}
+	return p.cpu
 }
 
 // worker is one connection's loop and its private tallies.
@@ -108,7 +120,8 @@ type worker struct {
 	// of its users once (then warm: caches hold all of them).
 	attempts int
 	warm     atomic.Bool
-	ol       openTally // open loop
+	ol       openTally   // open loop
+	timer    *time.Timer // open loop: the wait for the next due time
 }
 
 func (w *worker) password(i int) string {
@@ -189,6 +202,7 @@ func run(ctx context.Context, s *settings) (*result, error) {
 		r.notes = append(r.notes, fmt.Sprintf("not every user was used during the %v warm-up: the window may include first-time lookups", r.warmup.Round(time.Millisecond)))
 	}
 	if ok {
+		r.selfBefore = selfCPU()
 		if s.pid > 0 {
 			if p, err := readProc(s.pid); err == nil {
 				r.before = &p
@@ -213,6 +227,7 @@ func run(ctx context.Context, s *settings) (*result, error) {
 	r.end = time.Now()
 	win.end.Store(r.end.UnixNano())
 	if ctx.Err() == nil {
+		r.selfAfter = selfCPU()
 		if s.pid > 0 && r.before != nil {
 			if p, err := readProc(s.pid); err == nil {
 				r.after = &p
