@@ -230,7 +230,7 @@ func runRate(ctx context.Context, s *settings) (*result, error) {
 	ok := sleepUntil(ctx, sc.windowStart())
 	r.warmup = sc.windowStart().Sub(sc.start)
 	if ok {
-		r.selfBefore = selfCPU()
+		r.selfBefore, r.busyBefore = selfCPU(), machineBusy()
 		if s.pid > 0 {
 			if p, err := readProc(s.pid); err == nil {
 				r.before = &p
@@ -250,7 +250,7 @@ func runRate(ctx context.Context, s *settings) (*result, error) {
 		}
 	}
 	if sleepUntil(ctx, sc.windowEnd()) {
-		r.selfAfter = selfCPU()
+		r.selfAfter, r.busyAfter = selfCPU(), machineBusy()
 		if s.pid > 0 && r.before != nil {
 			if p, err := readProc(s.pid); err == nil {
 				r.after = &p

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -46,8 +47,13 @@ type Report struct {
 	OpenLoop     *OpenLoopReport     `json:"open_loop,omitempty"`
 	// ClientCPU is the load tool's own CPU time over the window, in
 	// cores: on a shared machine, what the measurement itself took.
-	ClientCPU float64  `json:"client_cpu_cores,omitempty"`
-	Notes     []string `json:"notes,omitempty"`
+	ClientCPU float64 `json:"client_cpu_cores,omitempty"`
+	// MachineBusy is the CPU time every process on the machine spent
+	// over the window, in cores (of MachineCPUs): near MachineCPUs, the
+	// machine was saturated, by this run or by other work.
+	MachineBusy float64  `json:"machine_busy_cores,omitempty"`
+	MachineCPUs int      `json:"machine_cpus,omitempty"`
+	Notes       []string `json:"notes,omitempty"`
 }
 
 // OpReport is one kind of operation in mixed mode.
@@ -164,6 +170,10 @@ func buildReport(s *settings, url string, r *result) *Report {
 		}
 		if w > 0 {
 			rep.ClientCPU = (r.selfAfter - r.selfBefore).Seconds() / w.Seconds()
+			if r.busyBefore >= 0 && r.busyAfter > 0 {
+				rep.MachineBusy = (r.busyAfter - r.busyBefore).Seconds() / w.Seconds()
+				rep.MachineCPUs = runtime.NumCPU()
+			}
 		}
 	}
 	if ol := r.openLoop; ol != nil {
@@ -295,7 +305,7 @@ func writeText(w io.Writer, rep *Report) {
 		fmt.Fprintf(w, "    first %s: %s\n", k, v)
 	}
 	if rep.ClientCPU > 0 {
-		fmt.Fprintf(w, "  client      ldapbench's own CPU %.2f cores\n", rep.ClientCPU)
+		fmt.Fprintf(w, "  client      ldapbench's own CPU %.2f cores; the machine's %d CPUs busy %.2f cores\n", rep.ClientCPU, rep.MachineCPUs, rep.MachineBusy)
 	}
 	if s := rep.Server; s != nil {
 		fmt.Fprintf(w, "  server      pid %d: CPU %.2fs (%.2f cores) = %.3fs per 1,000 ops; RSS %.1f MiB, peak %.1f MiB\n",

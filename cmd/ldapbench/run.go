@@ -88,8 +88,10 @@ type result struct {
 	openLoop  *openTally
 	scheduled uint64
 	window    time.Duration
-	// The load tool's own CPU time at the window's edges (-1: unknown).
+	// The load tool's own CPU time and the whole machine's busy CPU
+	// time at the window's edges (-1: unknown).
 	selfBefore, selfAfter time.Duration
+	busyBefore, busyAfter time.Duration
 }
 
 // selfCPU is this process's CPU time so far, or -1.
@@ -202,7 +204,7 @@ func run(ctx context.Context, s *settings) (*result, error) {
 		r.notes = append(r.notes, fmt.Sprintf("not every user was used during the %v warm-up: the window may include first-time lookups", r.warmup.Round(time.Millisecond)))
 	}
 	if ok {
-		r.selfBefore = selfCPU()
+		r.selfBefore, r.busyBefore = selfCPU(), machineBusy()
 		if s.pid > 0 {
 			if p, err := readProc(s.pid); err == nil {
 				r.before = &p
@@ -227,7 +229,7 @@ func run(ctx context.Context, s *settings) (*result, error) {
 	r.end = time.Now()
 	win.end.Store(r.end.UnixNano())
 	if ctx.Err() == nil {
-		r.selfAfter = selfCPU()
+		r.selfAfter, r.busyAfter = selfCPU(), machineBusy()
 		if s.pid > 0 && r.before != nil {
 			if p, err := readProc(s.pid); err == nil {
 				r.after = &p

@@ -116,8 +116,8 @@ func openLoop(w io.Writer, reps []*Report) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Open loop (latency from each request's scheduled send time):")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| run | mode | conns | target /s | achieved /s | p50 ms | p99 ms | p99.9 ms | max ms | late | unsent | errors | backend latency ms | added p99 ms | backend p99 ms | server CPU cores | ldapbench CPU cores |")
-	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Fprintln(w, "| run | mode | conns | target /s | achieved /s | p50 ms | p99 ms | p99.9 ms | max ms | late | unsent | errors | backend latency ms | added p99 ms | backend p99 ms | server CPU cores | ldapbench CPU cores | machine busy cores |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range ol {
 		o := r.OpenLoop
 		bl, added, bp99, cores := "", "", "", ""
@@ -131,13 +131,16 @@ func openLoop(w io.Writer, reps []*Report) {
 		if r.Server != nil {
 			cores = fmt.Sprintf("%.2f", r.Server.CPUShare)
 		}
-		client := ""
+		client, busy := "", ""
 		if r.ClientCPU > 0 {
 			client = fmt.Sprintf("%.2f", r.ClientCPU)
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f | %.2f | %.2f | %.2f | %.1f | %d | %d | %s | %s | %s | %s | %s | %s |\n",
+		if r.MachineBusy > 0 {
+			busy = fmt.Sprintf("%.2f of %d", r.MachineBusy, r.MachineCPUs)
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f | %.2f | %.2f | %.2f | %.1f | %d | %d | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.Label, r.Mode, r.Connections, o.Rate, o.AchievedRate, r.Latency.P50, r.Latency.P99, r.Latency.P999, r.Latency.Max,
-			o.Late, o.Unsent, errCell(r), bl, added, bp99, cores, client)
+			o.Late, o.Unsent, errCell(r), bl, added, bp99, cores, client, busy)
 	}
 }
 
