@@ -278,6 +278,7 @@ fi
 	echo
 	if [ "${CAPACITY:-0}" -gt 0 ]; then
 		busy=$(json_num machine_busy_cores "$OUT/json/openloop_capacity.json" 2>/dev/null || true)
+		busy=$(awk -v b="${busy:-0}" 'BEGIN { printf "%.2f", b }')
 		echo "Bind capacity with $OL_CONNS connections and $OL_LAT backend latency (closed loop, run \"pd/20ms capacity\"): $CAPACITY binds/s"
 		echo "(the machine's $(nproc) CPUs were busy ${busy:-?} cores during it, this run and other work together);"
 		echo "the open-loop runs send at ${OL_PCTS// /%, }% of it (table \"Open loop\" below; \"added p99\" is p99 minus the backend's $OL_LAT)."

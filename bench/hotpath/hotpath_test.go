@@ -201,6 +201,7 @@ func BenchmarkBindHotPath(b *testing.B) {
 				for _, k := range []string{"bridge", "simulator", "client"} {
 					b.ReportMetric(float64(s.objects[k])/float64(i), k+"-allocs/op")
 				}
+				b.ReportMetric(float64(s.bytes["bridge"])/float64(i), "bridge-B/op")
 				b.Logf("top bridge allocation sites per bind (%d binds):\n%s", i, s.top("bridge", i, 15))
 				b.Logf("client allocation sites per bind:\n%s", s.top("client", i, 5))
 			}
@@ -219,6 +220,7 @@ type shareRun struct {
 
 type shareResult struct {
 	objects map[string]int64
+	bytes   map[string]int64
 	sites   map[string]int64 // bridge: allocating frame → objects
 }
 
@@ -257,18 +259,22 @@ func key(r *runtime.MemProfileRecord) string {
 func (s *shareRun) stop() shareResult {
 	// The profile first: what follows allocates.
 	after := snapshot()
-	base := map[string]int64{}
+	type counts struct{ objs, bytes int64 }
+	base := map[string]counts{}
 	for i := range s.base {
-		base[key(&s.base[i])] += s.base[i].AllocObjects
+		c := base[key(&s.base[i])]
+		base[key(&s.base[i])] = counts{c.objs + s.base[i].AllocObjects, c.bytes + s.base[i].AllocBytes}
 	}
-	res := shareResult{objects: map[string]int64{}, sites: map[string]int64{}}
+	res := shareResult{objects: map[string]int64{}, bytes: map[string]int64{}, sites: map[string]int64{}}
 	for _, r := range after {
-		n := r.AllocObjects - base[key(&r)]
+		b := base[key(&r)]
+		n := r.AllocObjects - b.objs
 		if n <= 0 {
 			continue
 		}
 		role, site := classify(r.Stack())
 		res.objects[role] += n
+		res.bytes[role] += r.AllocBytes - b.bytes
 		res.sites[role+"\x00"+site] += n
 	}
 	return res
