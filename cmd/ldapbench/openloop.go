@@ -20,6 +20,9 @@ import (
 // maxScheduled bounds one run's requests (warm-up included).
 const maxScheduled = 10_000_000
 
+// openingLead is how long before the window its opening samples start.
+const openingLead = 20 * time.Millisecond
+
 // schedule is the arrival plan of one open-loop run.
 type schedule struct {
 	start time.Time
@@ -123,8 +126,10 @@ func (t *openTally) add(o *openTally) {
 	t.maxLag = max(t.maxLag, o.maxLag)
 }
 
-// rateLoop sends connection w.idx's share of the schedule.
-func (w *worker) rateLoop(ctx context.Context, sc *schedule, hardEnd time.Time) {
+// rateLoop sends connection w.idx's share of the schedule. Its first
+// measured request waits for opened (the window's opening samples, taken
+// just before the window: normally long done).
+func (w *worker) rateLoop(ctx context.Context, sc *schedule, hardEnd time.Time, opened <-chan struct{}) {
 	for i := sc.first(w.idx); i < sc.total; i = sc.next(i) {
 		due := sc.due(i)
 		if !w.sleepUntil(ctx, due) || time.Now().After(hardEnd) {
@@ -134,6 +139,13 @@ func (w *worker) rateLoop(ctx context.Context, sc *schedule, hardEnd time.Time) 
 			return
 		}
 		measured := sc.measured(i)
+		if measured && opened != nil {
+			select {
+			case <-opened:
+			case <-ctx.Done():
+			}
+			opened = nil
+		}
 		if w.c == nil && w.s.mode != modeConnBind && !w.open() {
 			// Counted in the setup errors; the request could not be
 			// sent. The next one waits for its own due time.
@@ -219,15 +231,20 @@ func runRate(ctx context.Context, s *settings) (*result, error) {
 	// time.
 	sc := newSchedule(time.Now().Add(20*time.Millisecond), s.rate, s.conns, warm, s.duration)
 	hardEnd := sc.windowEnd().Add(s.t.timeout + 5*time.Second)
+	// The opening samples are taken a little before the window (the
+	// simulator's counters are read over HTTP, which takes time) so that
+	// no measured request reaches the backend before them; a measured
+	// request waits for them if they run late (and counts the wait).
+	opened := make(chan struct{})
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.rateLoop(ctx, &sc, hardEnd)
+			w.rateLoop(ctx, &sc, hardEnd, opened)
 		}()
 	}
-	ok := sleepUntil(ctx, sc.windowStart())
+	ok := sleepUntil(ctx, sc.windowStart().Add(-openingLead))
 	r.warmup = sc.windowStart().Sub(sc.start)
 	if ok {
 		r.selfBefore, r.busyBefore = selfCPU(), machineBusy()
@@ -249,7 +266,15 @@ func runRate(ctx context.Context, s *settings) (*result, error) {
 			}
 		}
 	}
-	if sleepUntil(ctx, sc.windowEnd()) {
+	close(opened)
+	// The closing samples wait for the last measured request: a request
+	// due in the window may complete (and reach the backend) after it, and
+	// the CPU it costs belongs to the window's operations. The span is
+	// then the window's start to the last completion, as for the
+	// achieved rate; it also takes in the warm-up requests still in
+	// flight at the start (about rate × latency of them).
+	wg.Wait()
+	if ok && ctx.Err() == nil {
 		r.selfAfter, r.busyAfter = selfCPU(), machineBusy()
 		if s.pid > 0 && r.before != nil {
 			if p, err := readProc(s.pid); err == nil {
@@ -266,7 +291,6 @@ func runRate(ctx context.Context, s *settings) (*result, error) {
 			}
 		}
 	}
-	wg.Wait()
 	for _, w := range workers {
 		if w.c != nil {
 			w.c.close()

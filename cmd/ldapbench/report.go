@@ -164,11 +164,9 @@ func buildReport(s *settings, url string, r *result) *Report {
 	rep.OpsPerSec = float64(rep.Ops) / secs
 	rep.Latency = simenv.FromHist(&all)
 	if r.selfBefore >= 0 && r.selfAfter > 0 {
-		w := r.window
-		if w <= 0 {
-			w = r.end.Sub(r.start)
-		}
-		if w > 0 {
+		// Sampled at the window's edges; for an open-loop run the end
+		// is its last completion (r.end).
+		if w := r.end.Sub(r.start); w > 0 {
 			rep.ClientCPU = (r.selfAfter - r.selfBefore).Seconds() / w.Seconds()
 			if r.busyBefore >= 0 && r.busyAfter > 0 {
 				rep.MachineBusy = (r.busyAfter - r.busyBefore).Seconds() / w.Seconds()
@@ -187,11 +185,6 @@ func buildReport(s *settings, url string, r *result) *Report {
 		rep.OpenLoop = o
 	}
 	if r.before != nil && r.after != nil {
-		// CPU is sampled at the window's edges (not the span to the
-		// last completion of an open-loop run).
-		if r.window > 0 {
-			secs = r.window.Seconds()
-		}
 		cpu := (r.after.cpu - r.before.cpu).Seconds()
 		sr := &ServerReport{PID: s.pid, CPUSeconds: cpu, CPUShare: cpu / secs, PeakRSSKiB: r.after.hwmKiB, RSSKiB: r.after.rssKiB}
 		if rep.Ops > 0 {
