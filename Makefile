@@ -33,7 +33,9 @@ fuzz:
 	@scripts/fuzz.sh $(FUZZTIME)
 
 ## bench: the bridge under load against the simulators (and slapd), in
-## separate processes; a few minutes. BENCH_QUICK=1 for a smoke run.
+## separate processes, open-loop latency at 25/50/75% of the bind capacity,
+## the hot-path benchmark; a few minutes. BENCH_QUICK=1 for a smoke run,
+## BENCH_ONLY="openloop micro" for some sections.
 ## Results: bench/out/summary.md (see docs/performance.md)
 bench:
 	@GO="$(GO)" bench/run.sh

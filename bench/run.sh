@@ -6,21 +6,29 @@
 # and mode (bind, connbind, passwd, mixed), it starts a fresh simulator
 # and a fresh bridge (so that peak RSS and password state are per run),
 # runs cmd/ldapbench against the bridge with the bridge's pid and the
-# simulator's URL, and keeps the JSON report. Then idle runs (10,000
+# simulator's URL, and keeps the JSON report. Then the open-loop runs
+# (bind capacity at 256 connections and 20 ms, then -rate at 25, 50 and
+# 75% of it), idle runs (10,000
 # connections, unbound and bound), the same modes against OpenLDAP slapd
 # (bench/slapd, when slapd is or can be installed), the Go micro
 # benchmarks, and a Markdown summary in $BENCH_OUT/summary.md.
 #
-# BENCH_QUICK=1: a smoke run of a minute or so (short runs, 16 connections,
-# 0 ms, 1,000 idle connections).
+# BENCH_QUICK=1: a smoke run of a few minutes (short runs, 16 connections,
+# 0 ms, 1,000 idle connections; the open-loop runs keep 256 connections and
+# 20 ms, with 1 s windows).
 # BENCH_OUT: where reports go (default bench/out).
 # BENCH_SLAPD=0: skip the slapd comparison.
+# BENCH_ONLY="openloop micro": run only these sections (matrix, openloop,
+# tuned, bindcache, idle, slapd, micro); the summary covers what ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 QUICK=${BENCH_QUICK:-0}
 OUT=${BENCH_OUT:-bench/out}
 SLAPD=${BENCH_SLAPD:-1}
+ONLY=${BENCH_ONLY:-}
+# only SECTION: whether BENCH_ONLY (a list of sections) leaves it in.
+only() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
 if [ "$QUICK" = 1 ]; then
 	DUR=1s WARM=500ms LATS="0" CONNS="16" IDLE=1000 HOLD=1s USERS=300 MICRO=200ms
@@ -103,6 +111,7 @@ bench() { # label name ldapbench-args...
 	"$BIN/ldapbench" -label "$label" -json "$OUT/json/$name.json" "$@" | sed 's/^/    /'
 }
 
+if only matrix; then
 for be in pd p1; do
 	if [ $be = pd ]; then dn='uid=pd%d,ou=staff,dc=example,dc=com'; pw=2; else dn='uid=p1u%d,ou=people,dc=example,dc=com'; pw=8; fi
 	for lat in $LATS; do
@@ -121,7 +130,42 @@ for be in pd p1; do
 		done
 	done
 done
+fi
 
+CAPACITY=0
+if only openloop; then
+# Open loop: the bridge's bind capacity with 256 connections and 20 ms of
+# backend latency (closed loop, each connection rebinding as soon as it is
+# answered), then binds at a fixed arrival rate of 25%, 50% and 75% of it
+# (ldapbench -rate: latency from each request's scheduled send time). The
+# summary's open-loop table gives the p99 added to the backend's 20 ms.
+OL_CONNS=256 OL_LAT=20ms OL_PCTS="25 50 75"
+json_num() { # field file: the first numeric value of "field" in a report
+	sed -n "s/.*\"$1\": \([0-9.eE+-]*\).*/\1/p" "$2" | head -1
+}
+name=openloop_capacity
+start_stack "$name" "$OL_LAT"
+bench "pd/20ms capacity" "$name" -url "ldap://$LDAP_ADDR" -mode bind -c "$OL_CONNS" -d "$DUR" -warmup "$WARM" \
+	-users "$USERS" -pid "$BRIDGE_PID" -sim "$SIM_URL" || true
+stop_stack
+CAPACITY=$(json_num ops_per_s "$OUT/json/$name.json" 2>/dev/null || true)
+CAPACITY=$(awk -v c="${CAPACITY:-0}" 'BEGIN { printf "%d", c }')
+if [ "$CAPACITY" -gt 0 ]; then
+	for pct in $OL_PCTS; do
+		rate=$(awk -v c="$CAPACITY" -v p="$pct" 'BEGIN { r = int(c * p / 100); if (r < 1) r = 1; print r }')
+		name="openloop_${pct}"
+		start_stack "$name" "$OL_LAT"
+		bench "pd/20ms open ${pct}% of ${CAPACITY}/s" "$name" -url "ldap://$LDAP_ADDR" -mode bind -c "$OL_CONNS" \
+			-rate "$rate" -d "$DUR" -warmup "$WARM" -users "$USERS" -backend-latency "$OL_LAT" \
+			-pid "$BRIDGE_PID" -sim "$SIM_URL" || true
+		stop_stack
+	done
+else
+	echo "bench: open-loop runs skipped: the capacity run measured no binds (see $OUT/json/openloop_capacity.json)"
+fi
+fi
+
+if only tuned; then
 # The Go runtime's memory settings, as docs/performance.md recommends for
 # production: a soft memory limit, and a GC that runs less often below it.
 TUNED=(GOGC=400 GOMEMLIMIT=100MiB)
@@ -146,7 +190,9 @@ if [ "$QUICK" != 1 ]; then
 		stop_stack
 	done
 fi
+fi
 
+if only bindcache; then
 # The verified-bind cache, when this build's configuration knows it.
 CACHE_YAML=${BENCH_BINDCACHE_YAML:-'bind_cache: {enabled: true, ttl: 30s, size: 10000}'}
 SIM_ONLY=1 start_stack cachecheck 0 -bridge-extra "$CACHE_YAML"
@@ -164,7 +210,9 @@ if "$BIN/ldapbridge" check-config --config "$OUT/run/cachecheck/bridge.yaml" >"$
 else
 	echo "bench: verified-bind cache runs skipped: this build's configuration does not accept '$CACHE_YAML' (see $OUT/logs/bindcache-check.log)"
 fi
+fi
 
+if only idle; then
 for tuned in default tuned; do
 	[ $tuned = tuned ] && BRIDGE_ENV=("${TUNED[@]}")
 	for bound in unbound bound; do
@@ -178,7 +226,9 @@ for tuned in default tuned; do
 	done
 	BRIDGE_ENV=()
 done
+fi
 
+if only slapd; then
 if [ "$SLAPD" = 1 ]; then
 	if bench/slapd/setup.sh "$OUT/slapd" "$USERS" "$BIN/ldapsim" >"$OUT/logs/slapd-setup.log" 2>&1; then
 		port=$((20000 + RANDOM % 20000))
@@ -203,12 +253,22 @@ if [ "$SLAPD" = 1 ]; then
 		echo "bench: slapd comparison skipped (see $OUT/logs/slapd-setup.log)"
 	fi
 fi
+fi
 
+if only micro; then
 echo "bench: Go micro benchmarks"
 $GO test -run '^$' -bench . -benchmem -benchtime "$MICRO" ./ldapfront/ ./pwcontrol/ ./bridge/ ./bench/hist/ \
 	>"$OUT/micro.txt" 2>&1 || echo "bench: micro benchmarks failed (see $OUT/micro.txt)"
 $GO test -run '^$' -bench 'BenchmarkBridge' -benchmem -benchtime "$MICRO" ./cmd/ldapbench/ >>"$OUT/micro.txt" 2>&1 ||
 	echo "bench: in-process benchmarks failed (see $OUT/micro.txt)"
+# One bind through ldapfront, the core and each backend client (issue 14's
+# hot path): time and allocations, then every allocation recorded to split
+# them between the bridge and the in-process simulator.
+$GO test -run '^$' -bench 'BindHotPath' -benchmem -benchtime "$MICRO" ./bench/hotpath/ >>"$OUT/micro.txt" 2>&1 ||
+	echo "bench: hot-path benchmark failed (see $OUT/micro.txt)"
+$GO test -run '^$' -bench 'BindHotPath' -benchmem -benchtime 2000x -memprofilerate 1 -v ./bench/hotpath/ >"$OUT/hotpath-allocs.txt" 2>&1 ||
+	echo "bench: hot-path allocation split failed (see $OUT/hotpath-allocs.txt)"
+fi
 
 {
 	echo "# ldapbridge benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -216,10 +276,30 @@ $GO test -run '^$' -bench 'BenchmarkBridge' -benchmem -benchtime "$MICRO" ./cmd/
 	echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), $(uname -sr), $($GO version | cut -d' ' -f3)."
 	echo "Load tool, simulators, bridge (and slapd) share the machine; figures from one run; other work on the machine adds noise."
 	echo
-	"$BIN/ldapbench" summarize "$OUT"/json/*.json
-	echo
-	echo '```'
-	grep -E '^(Benchmark|goos|pkg)' "$OUT/micro.txt" || true
-	echo '```'
+	if [ "${CAPACITY:-0}" -gt 0 ]; then
+		busy=$(json_num machine_busy_cores "$OUT/json/openloop_capacity.json" 2>/dev/null || true)
+		busy=$(awk -v b="${busy:-0}" 'BEGIN { printf "%.2f", b }')
+		echo "Bind capacity with $OL_CONNS connections and $OL_LAT backend latency (closed loop, run \"pd/20ms capacity\"): $CAPACITY binds/s"
+		echo "(the machine's $(nproc) CPUs were busy ${busy:-?} cores during it, this run and other work together);"
+		echo "the open-loop runs send at ${OL_PCTS// /%, }% of it (table \"Open loop\" below; \"added p99\" is p99 minus the backend's $OL_LAT)."
+		echo
+	fi
+	if compgen -G "$OUT/json/*.json" >/dev/null; then
+		"$BIN/ldapbench" summarize "$OUT"/json/*.json
+	fi
+	if [ -f "$OUT/micro.txt" ]; then
+		echo
+		echo '```'
+		grep -E '^(Benchmark|goos|pkg)' "$OUT/micro.txt" || true
+		echo '```'
+	fi
+	if [ -f "$OUT/hotpath-allocs.txt" ]; then
+		echo
+		echo "The hot path's allocations split between the bridge and the in-process simulator (every allocation recorded; the top sites are in hotpath-allocs.txt):"
+		echo
+		echo '```'
+		grep -E '^Benchmark[^ ]*-[0-9]+[[:space:]]' "$OUT/hotpath-allocs.txt" || true
+		echo '```'
+	fi
 } >"$OUT/summary.md"
 echo "bench: summary in $OUT/summary.md"

@@ -177,6 +177,7 @@ type Percentiles struct {
 	P50   float64 `json:"p50_ms"`
 	P90   float64 `json:"p90_ms"`
 	P99   float64 `json:"p99_ms"`
+	P999  float64 `json:"p999_ms"`
 	Max   float64 `json:"max_ms"`
 }
 
@@ -184,7 +185,7 @@ type Percentiles struct {
 func FromHist(h *hist.H) Percentiles {
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 	return Percentiles{Count: h.Count(), P50: ms(h.Quantile(0.5)), P90: ms(h.Quantile(0.9)),
-		P99: ms(h.Quantile(0.99)), Max: ms(h.Max())}
+		P99: ms(h.Quantile(0.99)), P999: ms(h.Quantile(0.999)), Max: ms(h.Max())}
 }
 
 // Stats is the body of GET /_sim/requests.

@@ -34,7 +34,13 @@ type stack struct {
 
 func startStack(tb testing.TB, nUsers int) *stack {
 	tb.Helper()
-	env, err := simenv.Start(simenv.Options{Users: nUsers})
+	return startStackWith(tb, simenv.Options{Users: nUsers})
+}
+
+// startStackWith is startStack with the simulators' options (latency).
+func startStackWith(tb testing.TB, o simenv.Options) *stack {
+	tb.Helper()
+	env, err := simenv.Start(o)
 	if err != nil {
 		tb.Fatal(err)
 	}

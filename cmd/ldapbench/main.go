@@ -45,6 +45,11 @@ Modes (-mode):
   mixed     rebinds, with a share (-passwd-share) of self changes
   idle      open -c connections (bound with -idle-bind), hold them for -d
 
+With -rate N the load is open-loop: request i is due at start + i/N and
+goes to connection i mod -c (a busy connection sends it late); latency
+counts from the due time. The report adds p99.9, the achieved rate and
+the requests sent late (-late) or not at all.
+
   ldapbench summarize FILE.json...   print the reports as Markdown tables
 
 Users are -dn with %d replaced by 0..users-1 (bench/users: ldapsim's
@@ -82,6 +87,9 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&s.pid, "pid", 0, "pid of the server under test: report its CPU and RSS from /proc")
 	fs.StringVar(&s.sim, "sim", "", "ldapsim base URL: report backend requests per operation and backend latency")
 	fs.IntVar(&s.dialers, "dialers", 64, "connections opened in parallel")
+	fs.IntVar(&s.rate, "rate", 0, "open loop: send this many requests per second, spread over the -c connections (0: closed loop, each connection as fast as it is answered)")
+	fs.DurationVar(&s.late, "late", time.Millisecond, "-rate: a request sent more than this after its scheduled time counts as late")
+	fs.DurationVar(&s.backendLatency, "backend-latency", 0, "the backend's configured latency (ldapsim -latency): the report adds p99 minus it")
 	label := fs.String("label", "", "a label carried into the report (the summary groups by it)")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file (\"-\": standard output, instead of text)")
 	if err := fs.Parse(args); err != nil {
@@ -203,6 +211,10 @@ func (s *settings) check() error {
 			problems = append(problems, s.mode+" needs a -dn template with %d and at least as many users as connections (no two connections change one user's password)")
 		}
 	}
+	if s.backendLatency < 0 || s.backendLatency > time.Minute {
+		problems = append(problems, "-backend-latency must be 0 to 1m")
+	}
+	problems = append(problems, checkRate(s)...)
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}

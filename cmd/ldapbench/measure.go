@@ -96,6 +96,42 @@ func parseStatus(b []byte) (hwm, rss int64) {
 	return hwm, rss
 }
 
+// machineBusy is the CPU time all CPUs spent not idle (idle and iowait
+// excluded) since boot, from /proc/stat; -1 when unreadable.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1
+	}
+	d, err := parseProcStat(b)
+	if err != nil {
+		return -1
+	}
+	return d
+}
+
+// parseProcStat sums the first ("cpu") line's fields other than idle (4)
+// and iowait (5); guest time is already in user and nice.
+func parseProcStat(b []byte) (time.Duration, error) {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: no cpu line")
+	}
+	var busy int64
+	for i, v := range f[1:min(len(f), 9)] { // user nice system idle iowait irq softirq steal
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 || n > math.MaxInt64/int64(time.Second) {
+			return 0, fmt.Errorf("/proc/stat: field %q", v)
+		}
+		if i == 3 || i == 4 {
+			continue
+		}
+		busy += n
+	}
+	return time.Duration(busy) * (time.Second / clockTicks), nil
+}
+
 // simClient reads ldapsim's counters.
 type simClient struct {
 	base string

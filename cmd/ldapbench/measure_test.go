@@ -61,3 +61,24 @@ func FuzzParseProc(f *testing.F) {
 		parseStatus(b)
 	})
 }
+
+func TestParseProcStat(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		err  bool
+	}{
+		// user nice system idle iowait irq softirq steal guest guest_nice
+		{"cpu  100 5 50 9000 40 3 2 10 7 0\ncpu0 1 2 3 4 5 6 7 8\n", 1700 * time.Millisecond, false},
+		{"cpu  1 0 1 5 5 0 0 0\n", 20 * time.Millisecond, false},
+		{"cpu0 1 2 3 4 5 6 7 8\n", 0, true},
+		{"cpu  1 2 3\n", 0, true},
+		{"cpu  1 x 3 4 5 6 7 8\n", 0, true},
+		{"cpu  1 -2 3 4 5 6 7 8\n", 0, true},
+	} {
+		got, err := parseProcStat([]byte(tc.in))
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("parseProcStat(%q) = %v, %v; want %v, err %v", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -43,7 +44,16 @@ type Report struct {
 	Server       *ServerReport       `json:"server,omitempty"`
 	Backend      *BackendReport      `json:"backend,omitempty"`
 	Idle         *IdleReport         `json:"idle,omitempty"`
-	Notes        []string            `json:"notes,omitempty"`
+	OpenLoop     *OpenLoopReport     `json:"open_loop,omitempty"`
+	// ClientCPU is the load tool's own CPU time over the window, in
+	// cores: on a shared machine, what the measurement itself took.
+	ClientCPU float64 `json:"client_cpu_cores,omitempty"`
+	// MachineBusy is the CPU time every process on the machine spent
+	// over the window, in cores (of MachineCPUs): near MachineCPUs, the
+	// machine was saturated, by this run or by other work.
+	MachineBusy float64  `json:"machine_busy_cores,omitempty"`
+	MachineCPUs int      `json:"machine_cpus,omitempty"`
+	Notes       []string `json:"notes,omitempty"`
 }
 
 // OpReport is one kind of operation in mixed mode.
@@ -76,6 +86,31 @@ type BackendReport struct {
 	Latency        simenv.Percentiles `json:"latency"`
 	// AddedP99 is the client's p99 minus the backend's p99, in ms.
 	AddedP99 float64 `json:"added_p99_ms"`
+}
+
+// OpenLoopReport is a -rate run's schedule and how well it was kept.
+// Latency (the report's) counts from each request's scheduled time.
+type OpenLoopReport struct {
+	// Rate is the target, requests per second; Scheduled the requests
+	// due in the window.
+	Rate      int    `json:"rate_per_s"`
+	Scheduled uint64 `json:"scheduled"`
+	// Completed were answered (successfully or not); Unsent were never
+	// sent (no connection, or the run's hard end); Late were sent more
+	// than LateAfterMS after their scheduled time, or not at all.
+	Completed   uint64  `json:"completed"`
+	Unsent      uint64  `json:"unsent"`
+	Late        uint64  `json:"late"`
+	LateAfterMS float64 `json:"late_after_ms"`
+	MaxLagMS    float64 `json:"max_send_lag_ms"`
+	// AchievedRate is Completed over the time from the window's start
+	// to the last completion (at least the window).
+	AchievedRate float64 `json:"achieved_per_s"`
+	WindowS      float64 `json:"window_s"`
+	// BackendLatencyMS is the backend's configured latency (given with
+	// -backend-latency) and AddedP99 the report's p99 minus it.
+	BackendLatencyMS float64 `json:"backend_latency_ms,omitempty"`
+	AddedP99         float64 `json:"added_p99_ms,omitempty"`
 }
 
 // IdleReport is the idle mode's result.
@@ -128,6 +163,27 @@ func buildReport(s *settings, url string, r *result) *Report {
 	rep.Ops = all.Count()
 	rep.OpsPerSec = float64(rep.Ops) / secs
 	rep.Latency = simenv.FromHist(&all)
+	if r.selfBefore >= 0 && r.selfAfter > 0 {
+		// Sampled at the window's edges; for an open-loop run the end
+		// is its last completion (r.end).
+		if w := r.end.Sub(r.start); w > 0 {
+			rep.ClientCPU = (r.selfAfter - r.selfBefore).Seconds() / w.Seconds()
+			if r.busyBefore >= 0 && r.busyAfter > 0 {
+				rep.MachineBusy = (r.busyAfter - r.busyBefore).Seconds() / w.Seconds()
+				rep.MachineCPUs = runtime.NumCPU()
+			}
+		}
+	}
+	if ol := r.openLoop; ol != nil {
+		o := &OpenLoopReport{Rate: s.rate, Scheduled: r.scheduled, Completed: ol.completed, Unsent: ol.unsent, Late: ol.late,
+			LateAfterMS: ms(s.late), MaxLagMS: ms(ol.maxLag), WindowS: r.window.Seconds(),
+			AchievedRate: achievedRate(ol.completed, r.window, r.end.Sub(r.start))}
+		if s.backendLatency > 0 {
+			o.BackendLatencyMS = ms(s.backendLatency)
+			o.AddedP99 = rep.Latency.P99 - o.BackendLatencyMS
+		}
+		rep.OpenLoop = o
+	}
 	if r.before != nil && r.after != nil {
 		cpu := (r.after.cpu - r.before.cpu).Seconds()
 		sr := &ServerReport{PID: s.pid, CPUSeconds: cpu, CPUShare: cpu / secs, PeakRSSKiB: r.after.hwmKiB, RSSKiB: r.after.rssKiB}
@@ -156,6 +212,8 @@ func buildReport(s *settings, url string, r *result) *Report {
 	}
 	return rep
 }
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
 func writeJSON(w io.Writer, rep *Report) error {
 	enc := json.NewEncoder(w)
@@ -213,6 +271,15 @@ func writeText(w io.Writer, rep *Report) {
 	} else {
 		fmt.Fprintf(w, "  ops         %d  (%.1f/s)\n", rep.Ops, rep.OpsPerSec)
 		fmt.Fprintf(w, "  latency     %s\n", fmtLatency(rep.Latency))
+		if o := rep.OpenLoop; o != nil {
+			fmt.Fprintf(w, "  open loop   target %d/s, achieved %.1f/s; from the scheduled time: p50 %s  p99 %s  p99.9 %s\n",
+				o.Rate, o.AchievedRate, fmtMS(rep.Latency.P50), fmtMS(rep.Latency.P99), fmtMS(rep.Latency.P999))
+			fmt.Fprintf(w, "              %d scheduled, %d completed, %d late (sent > %s after schedule, largest delay %s), %d unsent\n",
+				o.Scheduled, o.Completed, o.Late, fmtMS(o.LateAfterMS), fmtMS(o.MaxLagMS), o.Unsent)
+			if o.BackendLatencyMS > 0 {
+				fmt.Fprintf(w, "              p99 - backend latency %s = %s\n", fmtMS(o.BackendLatencyMS), fmtMS(o.AddedP99))
+			}
+		}
 		names := make([]string, 0, len(rep.PerOp))
 		for k := range rep.PerOp {
 			names = append(names, k)
@@ -229,6 +296,9 @@ func writeText(w io.Writer, rep *Report) {
 	}
 	for k, v := range rep.ErrorSamples {
 		fmt.Fprintf(w, "    first %s: %s\n", k, v)
+	}
+	if rep.ClientCPU > 0 {
+		fmt.Fprintf(w, "  client      ldapbench's own CPU %.2f cores; the machine's %d CPUs busy %.2f cores\n", rep.ClientCPU, rep.MachineCPUs, rep.MachineBusy)
 	}
 	if s := rep.Server; s != nil {
 		fmt.Fprintf(w, "  server      pid %d: CPU %.2fs (%.2f cores) = %.3fs per 1,000 ops; RSS %.1f MiB, peak %.1f MiB\n",

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,14 @@ type settings struct {
 	sim         string
 	simTLS      *tls.Config // for an ldapsim serving HTTPS
 	dialers     int
+	// rate > 0: open loop, this many requests per second (openloop.go);
+	// late is how far behind its due time a request may be sent and
+	// still count as on time.
+	rate int
+	late time.Duration
+	// backendLatency is the backend's configured latency (ldapsim
+	// -latency), for the report's added latency.
+	backendLatency time.Duration
 }
 
 // result is what the workers measured.
@@ -73,6 +82,25 @@ type result struct {
 	held       int // idle: connections held
 	openTime   time.Duration
 	notes      []string
+	// Open loop: the measured requests' counts, how many were scheduled
+	// in the window, and the window's length (start..end is the span to
+	// the last completion).
+	openLoop  *openTally
+	scheduled uint64
+	window    time.Duration
+	// The load tool's own CPU time and the whole machine's busy CPU
+	// time at the window's edges (-1: unknown).
+	selfBefore, selfAfter time.Duration
+	busyBefore, busyAfter time.Duration
+}
+
+// selfCPU is this process's CPU time so far, or -1.
+func selfCPU() time.Duration {
+	p, err := readProc(os.Getpid())
+	if err != nil {
+		return -1
+	}
+	return p.cpu
 }
 
 // worker is one connection's loop and its private tallies.
@@ -94,6 +122,8 @@ type worker struct {
 	// of its users once (then warm: caches hold all of them).
 	attempts int
 	warm     atomic.Bool
+	ol       openTally   // open loop
+	timer    *time.Timer // open loop: the wait for the next due time
 }
 
 func (w *worker) password(i int) string {
@@ -128,6 +158,9 @@ func usersFor(w, n, total int) []int {
 func run(ctx context.Context, s *settings) (*result, error) {
 	if s.mode == modeIdle {
 		return runIdle(ctx, s)
+	}
+	if s.rate > 0 {
+		return runRate(ctx, s)
 	}
 	r := &result{errs: map[string]uint64{}, samples: map[string]string{}, setupErrs: map[string]uint64{}}
 	sim := simFor(s)
@@ -171,6 +204,7 @@ func run(ctx context.Context, s *settings) (*result, error) {
 		r.notes = append(r.notes, fmt.Sprintf("not every user was used during the %v warm-up: the window may include first-time lookups", r.warmup.Round(time.Millisecond)))
 	}
 	if ok {
+		r.selfBefore, r.busyBefore = selfCPU(), machineBusy()
 		if s.pid > 0 {
 			if p, err := readProc(s.pid); err == nil {
 				r.before = &p
@@ -195,6 +229,7 @@ func run(ctx context.Context, s *settings) (*result, error) {
 	r.end = time.Now()
 	win.end.Store(r.end.UnixNano())
 	if ctx.Err() == nil {
+		r.selfAfter, r.busyAfter = selfCPU(), machineBusy()
 		if s.pid > 0 && r.before != nil {
 			if p, err := readProc(s.pid); err == nil {
 				r.after = &p
@@ -215,25 +250,30 @@ func run(ctx context.Context, s *settings) (*result, error) {
 		if w.c != nil {
 			w.c.close()
 		}
-		for k := range r.lat {
-			r.lat[k].Merge(&w.lat[k])
-		}
-		for k, v := range w.errs {
-			r.errs[k] += v
-		}
-		for k, v := range w.setup {
-			r.setupErrs[k] += v
-		}
-		for k, v := range w.samples {
-			if _, ok := r.samples[k]; !ok {
-				r.samples[k] = v
-			}
-		}
+		r.merge(w)
 	}
 	if err := ctx.Err(); err != nil {
 		return r, fmt.Errorf("interrupted: %w", err)
 	}
 	return r, nil
+}
+
+// merge adds a worker's tallies to the result.
+func (r *result) merge(w *worker) {
+	for k := range r.lat {
+		r.lat[k].Merge(&w.lat[k])
+	}
+	for k, v := range w.errs {
+		r.errs[k] += v
+	}
+	for k, v := range w.setup {
+		r.setupErrs[k] += v
+	}
+	for k, v := range w.samples {
+		if _, ok := r.samples[k]; !ok {
+			r.samples[k] = v
+		}
+	}
 }
 
 func simFor(s *settings) *simClient {

@@ -51,7 +51,7 @@ func summarize(w io.Writer, reps []*Report) {
 	fmt.Fprintln(w, "| run | mode | conns | ops/s | p50 ms | p90 ms | p99 ms | max ms | errors | server CPU s / 1,000 ops | peak RSS MiB | backend req/op | new backend conns | backend p99 ms | added p99 ms | ops/s ÷ (conns ÷ backend p50) |")
 	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range reps {
-		if r.Mode == modeIdle {
+		if r.Mode == modeIdle || r.OpenLoop != nil {
 			continue
 		}
 		cpu, rss := "", ""
@@ -91,7 +91,57 @@ func summarize(w io.Writer, reps []*Report) {
 				float64(i.RSSBeforeKiB)/1024, float64(i.RSSHeldKiB)/1024, i.PerConnKiB, float64(i.PeakRSSKiB)/1024, errCell(r))
 		}
 	}
+	openLoop(w, reps)
 	ratios(w, reps)
+}
+
+// openLoop prints the -rate runs: latency from the scheduled send time,
+// and how much the p99 adds to the backend's configured latency.
+func openLoop(w io.Writer, reps []*Report) {
+	var ol []*Report
+	for _, r := range reps {
+		if r.OpenLoop != nil {
+			ol = append(ol, r)
+		}
+	}
+	if len(ol) == 0 {
+		return
+	}
+	sort.SliceStable(ol, func(i, j int) bool {
+		if ol[i].Label != ol[j].Label {
+			return ol[i].Label < ol[j].Label
+		}
+		return ol[i].OpenLoop.Rate < ol[j].OpenLoop.Rate
+	})
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Open loop (latency from each request's scheduled send time):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| run | mode | conns | target /s | achieved /s | p50 ms | p99 ms | p99.9 ms | max ms | late | unsent | errors | backend latency ms | added p99 ms | backend p99 ms | server CPU cores | ldapbench CPU cores | machine busy cores |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, r := range ol {
+		o := r.OpenLoop
+		bl, added, bp99, cores := "", "", "", ""
+		if o.BackendLatencyMS > 0 {
+			bl = fmt.Sprintf("%.0f", o.BackendLatencyMS)
+			added = fmt.Sprintf("%.2f", o.AddedP99)
+		}
+		if b := r.Backend; b != nil && b.Latency.Count > 0 {
+			bp99 = fmt.Sprintf("%.2f", b.Latency.P99)
+		}
+		if r.Server != nil {
+			cores = fmt.Sprintf("%.2f", r.Server.CPUShare)
+		}
+		client, busy := "", ""
+		if r.ClientCPU > 0 {
+			client = fmt.Sprintf("%.2f", r.ClientCPU)
+		}
+		if r.MachineBusy > 0 {
+			busy = fmt.Sprintf("%.2f of %d", r.MachineBusy, r.MachineCPUs)
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f | %.2f | %.2f | %.2f | %.1f | %d | %d | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.Label, r.Mode, r.Connections, o.Rate, o.AchievedRate, r.Latency.P50, r.Latency.P99, r.Latency.P999, r.Latency.Max,
+			o.Late, o.Unsent, errCell(r), bl, added, bp99, cores, client, busy)
+	}
 }
 
 func errCell(r *Report) string {
