@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
@@ -236,16 +237,26 @@ func (w *Writer) Write(r Record) error {
 	return nil
 }
 
-// Close closes the audit file; later writes fail.
+// Close syncs and closes the audit file; later writes fail. A second
+// Close does nothing.
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	f := w.file
 	w.file, w.h = nil, nil
 	w.mu.Unlock()
-	if f != nil {
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("close audit file: %w", err)
-		}
+	if f == nil {
+		return nil
+	}
+	// The records are on disk before the process reports it stopped.
+	serr := f.Sync()
+	if errors.Is(serr, syscall.EINVAL) || errors.Is(serr, syscall.ENOTSUP) {
+		serr = nil // a pipe or a terminal (audit_file: /dev/stdout): nothing to sync
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close audit file: %w", err)
+	}
+	if serr != nil {
+		return fmt.Errorf("sync audit file: %w", serr)
 	}
 	return nil
 }
