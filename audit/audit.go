@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/internal/logtext"
 )
 
 // The events a record describes.
@@ -33,6 +34,10 @@ const (
 	// OutcomeError: the request could not be decided (backend down or
 	// busy, timeout, outcome unknown, abandoned).
 	OutcomeError = "error"
+	// OutcomeLimited: a limit of the bridge (failed binds per DN, request
+	// rate per address) refused the request before any backend was asked.
+	// It is neither a verdict on the credentials nor a backend's failure.
+	OutcomeLimited = "limited"
 )
 
 // Outcome classifies a result code as OutcomeSuccess, OutcomeRefused or
@@ -108,14 +113,17 @@ func (r Record) attrs() []slog.Attr {
 	if r.MsgID != 0 {
 		a = append(a, slog.Int64("msgid", r.MsgID))
 	}
+	// Every string field may hold client-supplied text (a DN, a
+	// diagnostic that quotes one): each is bounded, so that a 1 MB DN
+	// does not make a 1 MB record.
 	str := func(k, v string) {
 		if v != "" {
-			a = append(a, slog.String(k, v))
+			a = append(a, slog.String(k, logtext.Bound(v)))
 		}
 	}
 	str("listener", r.Listener)
 	str("source", r.Source)
-	a = append(a, slog.String("actor", r.Actor))
+	a = append(a, slog.String("actor", logtext.Bound(r.Actor)))
 	str("target", r.Target)
 	str("backend", r.Backend)
 	str("kind", r.Kind)

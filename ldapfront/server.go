@@ -170,6 +170,11 @@ type OpInfo struct {
 	// request arrived, "" when anonymous; for a bind, the identity the
 	// bind replaces.
 	BoundDN string
+	// Limit names the front end's limit that refused the operation before
+	// the core was asked ("failed_binds_per_dn", "rate_per_ip"), "" when
+	// none did: such a refusal says nothing about the backend, and is
+	// counted apart from the backend's failures.
+	Limit string
 }
 
 // Observer receives events for metrics and audit. Calls are synchronous
