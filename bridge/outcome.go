@@ -29,10 +29,6 @@ type Outcome struct {
 
 	// RequestID is the backend's correlation id, for audit.
 	RequestID string
-
-	// Retryable is set by backends when the request certainly did not
-	// reach the backend's application (connection refused, 429/503).
-	Retryable bool
 }
 
 // OK reports whether the outcome is success.

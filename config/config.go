@@ -11,12 +11,15 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/internal/confkit"
+	"github.com/ldapbridge/ldapbridge/restback/pingdirectory"
+	"github.com/ldapbridge/ldapbridge/restback/pingone"
 )
 
 // Config is one validated configuration with every default filled in.
@@ -85,13 +88,19 @@ type Limits struct {
 	MaxMessageBytesAnonymous int `yaml:"max_message_bytes_anonymous"`
 }
 
-// Backend types.
+// Backend types: the YAML keys of their blocks in Backend.
 const (
 	TypePingDirectory = "pingdirectory"
 	TypePingOne       = "pingone"
 )
 
-// Backend is one REST directory.
+// Backend is one REST directory: the keys every backend has, and the
+// block of its type.
+//
+// The block fields are the registry of backend types, one line each: a
+// field holds a pointer to the configuration block of a backend package
+// (a confkit.Settings), and its YAML key is the type's name. The package
+// decodes, validates and builds its backend; nothing else names it.
 type Backend struct {
 	Name          string         `yaml:"name"`
 	Type          string         `yaml:"type"`
@@ -102,50 +111,55 @@ type Backend struct {
 }
 
 // PingDirectory locates a PingDirectory Directory REST API.
-type PingDirectory struct {
-	// URL is the server's base URL without a trailing slash; the API is
-	// under URL + "/directory/v1".
-	URL string `yaml:"url"`
-}
-
-// PingOne token endpoint authentication methods.
-const (
-	AuthClientSecretBasic = "client_secret_basic"
-	AuthClientSecretPost  = "client_secret_post"
-)
+type PingDirectory = pingdirectory.Settings
 
 // PingOne is a PingOne environment reached with a worker application's
 // client credentials.
-type PingOne struct {
-	EnvironmentID string `yaml:"environment_id"`
-	Region        string `yaml:"region,omitempty"`
-	// AuthURL and APIURL are always set after Parse: given explicitly, or
-	// derived from Region. No trailing slash.
-	AuthURL  string `yaml:"auth_url"`
-	APIURL   string `yaml:"api_url"`
-	ClientID string `yaml:"client_id"`
-	// ClientSecret is the resolved secret, from client_secret or from the
-	// contents of client_secret_file. It never prints.
-	ClientSecret     bridge.Secret `yaml:"client_secret,omitempty"`
-	ClientSecretFile string        `yaml:"client_secret_file,omitempty"`
-	TokenAuthMethod  string        `yaml:"token_auth_method"`
-	// UserFilter is a SCIM filter template: {attr} stands for the value of
-	// attr in the DN's first RDN; every placeholder is inside a quoted
-	// string so the value is escaped as a SCIM string.
-	UserFilter string   `yaml:"user_filter"`
-	UserCache  Cache    `yaml:"user_cache"`
-	PolicyTTL  Duration `yaml:"policy_ttl"`
-}
+type PingOne = pingone.Settings
 
-// TokenURL is the OAuth 2 token endpoint of the environment.
-func (p PingOne) TokenURL() string {
-	return strings.TrimRight(p.AuthURL, "/") + "/" + p.EnvironmentID + "/as/token"
-}
+// PingOne token endpoint authentication methods.
+const (
+	AuthClientSecretBasic = pingone.AuthClientSecretBasic
+	AuthClientSecretPost  = pingone.AuthClientSecretPost
+)
 
 // Cache sizes a cache; Size 0 turns it off.
-type Cache struct {
-	Size int      `yaml:"size"`
-	TTL  Duration `yaml:"ttl"`
+type Cache = pingone.Cache
+
+var settingsType = reflect.TypeOf((*confkit.Settings)(nil)).Elem()
+
+// backendTypes are the registered types' names, in field order.
+var backendTypes = func() []string {
+	var names []string
+	t := reflect.TypeOf(Backend{})
+	for i := 0; i < t.NumField(); i++ {
+		if f := t.Field(i); f.Type.Implements(settingsType) {
+			names = append(names, yamlName(f))
+		}
+	}
+	return names
+}()
+
+// block returns the field of b holding the block of type typ, if typ is
+// registered.
+func (b *Backend) block(typ string) (reflect.Value, bool) {
+	v := reflect.ValueOf(b).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		if f := v.Type().Field(i); f.Type.Implements(settingsType) && yamlName(f) == typ {
+			return v.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
+}
+
+// Settings is the block of the backend's type, or nil when the type is
+// unknown or its block is missing.
+func (b *Backend) Settings() confkit.Settings {
+	f, ok := b.block(b.Type)
+	if !ok || f.IsNil() {
+		return nil
+	}
+	return f.Interface().(confkit.Settings)
 }
 
 // Route sends the DNs under Base to one backend.
@@ -247,15 +261,6 @@ func (l *Listener) setDefaults() {
 
 func (b *Backend) setDefaults() { *b = Backend{Timeout: Duration(10 * time.Second)} }
 
-func (p *PingOne) setDefaults() {
-	*p = PingOne{
-		TokenAuthMethod: AuthClientSecretBasic,
-		UserFilter:      `username eq "{uid}"`,
-		UserCache:       Cache{Size: 10000, TTL: Duration(5 * time.Minute)},
-		PolicyTTL:       Duration(10 * time.Minute),
-	}
-}
-
 func (r *Route) setDefaults() { *r = Route{ForceChange: true} }
 
 // Backend returns the backend named name.
@@ -277,12 +282,11 @@ func (c *Config) YAML() ([]byte, error) {
 	cp := *c
 	cp.Backends = make([]Backend, len(c.Backends))
 	for i, b := range c.Backends {
-		if b.PingOne != nil {
-			p := *b.PingOne
-			if p.ClientSecretFile != "" {
-				p.ClientSecret = bridge.Secret{}
+		// A block that holds secrets says how it shows.
+		if r, ok := b.Settings().(interface{ Redacted() confkit.Settings }); ok {
+			if f, ok := b.block(b.Type); ok {
+				f.Set(reflect.ValueOf(r.Redacted()))
 			}
-			b.PingOne = &p
 		}
 		cp.Backends[i] = b
 	}

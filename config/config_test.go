@@ -488,6 +488,12 @@ func TestProblems(t *testing.T) {
 			want: []want{{17, "backends[1].pingdirectory.url", "must not contain credentials"}}},
 		{name: "url with a query", edits: map[int]string{17: "      url: https://pd.example.com/?x=1"},
 			want: []want{{17, "backends[1].pingdirectory.url", "must not have a query"}}},
+		// Wrong place is not wrong password: an API path pasted into a
+		// base URL is caught before every bind fails with it.
+		{name: "url with the API path", edits: map[int]string{17: "      url: https://pd.example.com:1443/directory/v1/"},
+			want: []want{{17, "backends[1].pingdirectory.url", "contains the API path /directory/v1"}}},
+		{name: "api_url with the environment path", edits: map[int]string{13: "      api_url: https://api.pingone.eu/v1/environments/x"},
+			want: []want{{13, "backends[0].pingone.api_url", "contains an API path"}}},
 		{name: "ca_file unreadable", edits: map[int]string{18: "    ca_file: " + filepath.Join(dir, "nope.pem")},
 			want: []want{{18, "backends[1].ca_file", "no such file"}}},
 		{name: "ca_file without certificates", edits: map[int]string{18: "    ca_file: " + garbage},

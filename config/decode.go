@@ -194,9 +194,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		p := reflect.New(v.Type().Elem())
-		if df, ok := p.Interface().(defaulter); ok {
-			df.setDefaults()
-		}
+		setDefaults(p.Interface())
 		v.Set(p)
 		d.decodeStruct(n, p.Elem(), path)
 	case reflect.Struct:
@@ -204,6 +202,17 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	default:
 		// Only reachable if a field of an unsupported type is added.
 		d.fail(n.Line, path, "internal error: cannot decode into %s", v.Type())
+	}
+}
+
+// setDefaults gives a new list element or section its defaults: config's
+// own types, or a backend package's block (confkit.Settings).
+func setDefaults(p any) {
+	switch df := p.(type) {
+	case defaulter:
+		df.setDefaults()
+	case interface{ SetDefaults() }:
+		df.SetDefaults()
 	}
 }
 
@@ -348,9 +357,7 @@ func (d *decoder) decodeList(n *yaml.Node, v reflect.Value, path string) {
 			d.flowPlain[ip] = true
 		}
 		e := reflect.New(et)
-		if df, ok := e.Interface().(defaulter); ok {
-			df.setDefaults()
-		}
+		setDefaults(e.Interface())
 		d.decode(item, e.Elem(), ip)
 		out = reflect.Append(out, e.Elem())
 	}

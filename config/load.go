@@ -16,6 +16,9 @@ type ParseOptions struct {
 	// client_secret_file, whose secret is then left empty. For checking
 	// a configuration written for another machine (and the example).
 	SkipFileChecks bool
+	// Skipped, when set, is told of each check SkipFileChecks skipped:
+	// the path of the key and what was not checked.
+	Skipped func(path, what string)
 	// LookupEnv resolves ${NAME}; nil means os.LookupEnv.
 	LookupEnv func(name string) (string, bool)
 }

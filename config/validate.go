@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,23 +17,13 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/internal/confkit"
 )
 
-// Size limits for files the configuration points at.
-const (
-	maxPEMBytes    = 1 << 20
-	maxSecretBytes = 64 << 10
-)
+// maxPEMBytes bounds a file of PEM certificates.
+const maxPEMBytes = 1 << 20
 
-// regions are the PingOne regions, each named by the top-level domain of
-// its hosts (auth.pingone.<region>, api.pingone.<region>).
-var regions = []string{"com", "ca", "eu", "com.au", "sg", "asia"}
-
-var (
-	namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	attrPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*$`)
-)
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // validator checks a decoded configuration and resolves what depends on
 // more than one key (PingOne URLs from the region, secrets from files). It
@@ -136,7 +126,11 @@ func (v *validator) listeners() {
 		case TLSStartTLS, TLSLDAPS:
 			certOK := v.required(p+".cert_file", l.CertFile, "the PEM certificate chain for tls: "+l.TLS)
 			keyOK := v.required(p+".key_file", l.KeyFile, "the PEM private key for tls: "+l.TLS)
-			if certOK && keyOK && !v.opts.SkipFileChecks {
+			switch {
+			case !certOK || !keyOK:
+			case v.opts.SkipFileChecks:
+				v.skip(p+".cert_file", "the certificate and key files were not read")
+			default:
 				v.keyPair(p, l.CertFile, l.KeyFile)
 			}
 		case TLSNone:
@@ -282,32 +276,63 @@ func (v *validator) backends() {
 		} else {
 			names[b.Name] = i
 		}
-		if b.CAFile != "" && !v.opts.SkipFileChecks {
+		switch {
+		case b.CAFile == "":
+		case v.opts.SkipFileChecks:
+			v.skip(p+".ca_file", "the CA file was not read")
+		default:
 			v.caFile(p+".ca_file", b.CAFile)
 		}
-		if !v.required(p+".type", b.Type, TypePingDirectory+" or "+TypePingOne) ||
-			!v.oneOf(p+".type", b.Type, TypePingDirectory, TypePingOne) {
+		if !v.required(p+".type", b.Type, strings.Join(backendTypes, " or ")) ||
+			!v.oneOf(p+".type", b.Type, backendTypes...) {
 			continue
 		}
-		wrong := map[string]string{TypePingDirectory: TypePingOne, TypePingOne: TypePingDirectory}[b.Type]
-		if v.has(p + "." + wrong) {
-			v.add(p+"."+wrong, "is for type %s, but this backend's type is %s", wrong, b.Type)
-		}
-		switch b.Type {
-		case TypePingDirectory:
-			if b.PingDirectory == nil {
-				v.add(p+".pingdirectory", "is required for type pingdirectory (at least its url)")
-				continue
+		for _, other := range backendTypes {
+			if other != b.Type && v.has(p+"."+other) {
+				v.add(p+"."+other, "is for type %s, but this backend's type is %s", other, b.Type)
 			}
-			b.PingDirectory.URL = v.url(p+".pingdirectory.url", b.PingDirectory.URL, "https://pd.example.com:1443")
-		case TypePingOne:
-			if b.PingOne == nil {
-				v.add(p+".pingone", "is required for type pingone (environment_id, region, client_id, client_secret)")
-				continue
-			}
-			v.pingOne(p+".pingone", b.PingOne)
 		}
+		blk := b.Settings()
+		if blk == nil {
+			f, _ := b.block(b.Type)
+			needs := reflect.New(f.Type().Elem()).Interface().(confkit.Settings).Traits().Needs
+			v.add(p+"."+b.Type, "is required for type %s (%s)", b.Type, needs)
+			continue
+		}
+		blk.Validate(checker{v}, p+"."+b.Type)
 	}
+}
+
+// checker is the validator as a backend package's Validate sees it.
+type checker struct{ v *validator }
+
+var _ confkit.Checker = checker{}
+
+func (c checker) Add(path, format string, args ...any) { c.v.add(path, format, args...) }
+func (c checker) Has(path string) bool                 { return c.v.has(path) }
+func (c checker) Required(path, value, what string) bool {
+	return c.v.required(path, value, what)
+}
+func (c checker) OneOf(path, value string, allowed ...string) bool {
+	return c.v.oneOf(path, value, allowed...)
+}
+func (c checker) URL(path, raw, example string) string { return c.v.url(path, raw, example) }
+func (c checker) Show(path, value string) string       { return c.v.d.show(path, value) }
+func (c checker) Expanded(path string) (string, bool) {
+	raw, ok := c.v.d.expanded[path]
+	return raw, ok
+}
+func (c checker) FileChecks() bool          { return !c.v.opts.SkipFileChecks }
+func (c checker) Skipped(path, what string) { c.v.skip(path, what) }
+
+// skip reports a check that SkipFileChecks left out.
+func (v *validator) skip(path, what string) {
+	if v.opts.Skipped != nil {
+		v.opts.Skipped(path, what)
+	}
+}
+func (c checker) ReadFile(path string, limit int64) ([]byte, error) {
+	return readLimited(path, limit)
 }
 
 func (v *validator) caFile(path, file string) {
@@ -356,126 +381,6 @@ func isLoopbackHost(h string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (v *validator) pingOne(p string, po *PingOne) {
-	if v.required(p+".environment_id", po.EnvironmentID, "the PingOne environment's ID") && !uuidPattern.MatchString(po.EnvironmentID) {
-		v.add(p+".environment_id", "%s is not an environment ID (a UUID)", v.d.show(p+".environment_id", po.EnvironmentID))
-	}
-	// auth_url and api_url override the region; "" means "from the region".
-	tld := ""
-	switch {
-	case po.Region != "":
-		if v.oneOf(p+".region", po.Region, regions...) {
-			tld = po.Region
-		}
-	case po.AuthURL == "" || po.APIURL == "":
-		v.add(p+".region", "is required (one of %s) unless both auth_url and api_url are given", strings.Join(regions, ", "))
-	}
-	if po.AuthURL != "" {
-		po.AuthURL = v.url(p+".auth_url", po.AuthURL, "https://auth.pingone.com")
-	} else if tld != "" {
-		po.AuthURL = "https://auth.pingone." + tld
-	}
-	if po.APIURL != "" {
-		po.APIURL = v.url(p+".api_url", po.APIURL, "https://api.pingone.com/v1")
-	} else if tld != "" {
-		po.APIURL = "https://api.pingone." + tld + "/v1"
-	}
-	v.required(p+".client_id", po.ClientID, "the worker application's client ID")
-
-	// Exactly one of the two is non-empty: an empty one counts as not
-	// given, so a template may carry both keys.
-	hasSecret, hasFile := !po.ClientSecret.IsZero(), po.ClientSecretFile != ""
-	switch {
-	case hasSecret && hasFile:
-		v.add(p+".client_secret", "give client_secret or client_secret_file, not both")
-	case !hasSecret && !hasFile:
-		if raw, ok := v.d.expanded[p+".client_secret"]; ok {
-			v.add(p+".client_secret", "the value of %q is empty", raw)
-		} else {
-			v.add(p+".client_secret", "is required (or client_secret_file)")
-		}
-	case hasFile && !v.opts.SkipFileChecks:
-		v.secretFile(p+".client_secret_file", po)
-	}
-	v.oneOf(p+".token_auth_method", po.TokenAuthMethod, AuthClientSecretBasic, AuthClientSecretPost)
-	if v.required(p+".user_filter", po.UserFilter, `e.g. 'username eq "{uid}"'`) {
-		attrs, msg := checkTemplate(po.UserFilter, true)
-		switch {
-		case msg != "":
-			v.add(p+".user_filter", "%s", msg)
-		case len(attrs) == 0:
-			v.add(p+".user_filter", `names no RDN attribute, so every DN would find the same user; use a placeholder such as username eq "{uid}"`)
-		}
-	}
-	if po.UserCache.Size < 0 {
-		v.add(p+".user_cache.size", "%d must not be negative (0 turns the cache off)", po.UserCache.Size)
-	}
-}
-
-// secretFile reads the client secret from a file, without one trailing
-// newline. Nothing about the content reaches a message.
-func (v *validator) secretFile(path string, po *PingOne) {
-	data, err := readLimited(po.ClientSecretFile, maxSecretBytes)
-	if err != nil {
-		v.add(path, "%s: %v", v.d.show(path, po.ClientSecretFile), err)
-		return
-	}
-	if bytes.HasSuffix(data, []byte("\r\n")) {
-		data = data[:len(data)-2]
-	} else if bytes.HasSuffix(data, []byte("\n")) {
-		data = data[:len(data)-1]
-	}
-	if len(data) == 0 {
-		v.add(path, "%s is empty", v.d.show(path, po.ClientSecretFile))
-		return
-	}
-	po.ClientSecret = bridge.NewSecret(data)
-	clear(data)
-}
-
-// checkTemplate checks a template in which {attr} stands for the value of
-// attr in the DN's first RDN. With quoted set, every placeholder must sit
-// inside a double-quoted string (the SCIM filter case: the value is then
-// escaped as a string and cannot change the filter).
-func checkTemplate(s string, quoted bool) (attrs []string, msg string) {
-	inQuote := false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case quoted && inQuote && c == '\\':
-			i++
-		case quoted && c == '"':
-			inQuote = !inQuote
-		case c == '{':
-			end := strings.IndexByte(s[i+1:], '}')
-			if end < 0 {
-				return nil, "has a { without a closing }"
-			}
-			name := s[i+1 : i+1+end]
-			if !attrPattern.MatchString(name) {
-				return nil, fmt.Sprintf("{%s} is not an attribute name", truncateQ(name))
-			}
-			if quoted && !inQuote {
-				return nil, fmt.Sprintf(`placeholder {%s} must be inside a quoted string, as in username eq "{uid}", so its value is escaped`, name)
-			}
-			attrs = append(attrs, name)
-			i += end + 1
-		case c == '}':
-			return nil, "has a } without an opening {"
-		}
-	}
-	if inQuote {
-		return nil, "has an unterminated quoted string"
-	}
-	return attrs, ""
-}
-
-func truncateQ(s string) string {
-	if len(s) > 40 {
-		s = s[:40] + "..."
-	}
-	return strings.Trim(strconv.Quote(s), `"`)
-}
-
 func (v *validator) routes() {
 	c := v.cfg
 	if len(c.Routes) == 0 {
@@ -503,9 +408,13 @@ func (v *validator) routes() {
 			bases = append(bases, base{dn, i})
 		}
 		btype := ""
+		var traits confkit.Traits
 		if v.required(p+".backend", r.Backend, "the name of a backend") {
 			if be, ok := c.Backend(r.Backend); ok {
 				btype = be.Type
+				if blk := be.Settings(); blk != nil {
+					traits = blk.Traits()
+				}
 			} else {
 				names := make([]string, 0, len(c.Backends))
 				for j, b := range c.Backends {
@@ -534,9 +443,9 @@ func (v *validator) routes() {
 		// their defaults elsewhere they change nothing; set otherwise
 		// they ask for behaviour the backend cannot give, so that is a
 		// problem rather than a silent no-op.
-		if btype != "" && btype != TypePingOne {
+		if btype != "" && !traits.RouteOptions {
 			notHere := func(key string) {
-				v.add(p+"."+key, "only applies to pingone backends, and backend %q is %s", r.Backend, btype)
+				v.add(p+"."+key, "only applies to %s backends, and backend %q is %s", routeOptionTypes(), r.Backend, btype)
 			}
 			if !r.ForceChange {
 				notHere("force_change")
@@ -554,6 +463,19 @@ func (v *validator) routes() {
 	}
 }
 
+// routeOptionTypes names the backend types the route options apply to.
+func routeOptionTypes() string {
+	var names []string
+	for _, typ := range backendTypes {
+		var b Backend
+		f, _ := b.block(typ)
+		if reflect.New(f.Type().Elem()).Interface().(confkit.Settings).Traits().RouteOptions {
+			names = append(names, typ)
+		}
+	}
+	return strings.Join(names, " or ")
+}
+
 func (v *validator) gateway(p string, g *Gateway) {
 	v.required(p+".id", g.ID, "the PingOne LDAP gateway's ID")
 	v.required(p+".user_type_id", g.UserTypeID, "the gateway user type's ID")
@@ -562,13 +484,13 @@ func (v *validator) gateway(p string, g *Gateway) {
 	}
 	for k, tmpl := range g.Correlation {
 		kp := keyPath(p+".correlation", k)
-		if !attrPattern.MatchString(k) {
+		if !confkit.AttrPattern.MatchString(k) {
 			v.add(kp, "is not an attribute name")
 			continue
 		}
 		if tmpl == "" {
 			v.add(kp, "must not be empty")
-		} else if _, msg := checkTemplate(tmpl, false); msg != "" {
+		} else if _, msg := confkit.CheckTemplate(tmpl, false); msg != "" {
 			v.add(kp, "%s", msg)
 		}
 	}
@@ -611,6 +533,9 @@ func (v *validator) log() {
 	l := &v.cfg.Log
 	v.oneOf("log.level", l.Level, LevelDebug, LevelInfo, LevelWarn, LevelError)
 	v.oneOf("log.format", l.Format, FormatJSON, FormatText)
+	if l.AuditFile != "" && v.opts.SkipFileChecks {
+		v.skip("log.audit_file", "its directory was not looked at")
+	}
 	if l.AuditFile != "" && !v.opts.SkipFileChecks {
 		dir := filepath.Dir(l.AuditFile)
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {

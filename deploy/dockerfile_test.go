@@ -375,6 +375,12 @@ func TestDockerfile(t *testing.T) {
 	if strings.HasPrefix(final.From, "gcr.io/distroless/static") && !strings.Contains(final.From, ":nonroot") {
 		t.Errorf("final stage FROM %s; want the :nonroot variant", final.From)
 	}
+	// The runtime image is pinned by digest too, with where it was seen.
+	if d, _ := argDefault(global, "RUNTIME_DIGEST"); !digestRE.MatchString(d) || !strings.HasSuffix(final.From, "@${RUNTIME_DIGEST}") {
+		t.Errorf("final stage FROM %s, RUNTIME_DIGEST default %q: want ...@${RUNTIME_DIGEST} and sha256:<64 hex digits>", final.From, d)
+	} else if !bytes.Contains(data, []byte(":nonroot@"+d[:len("sha256:")+8])) {
+		t.Errorf("no comment names the runtime image's digest %s... and where it comes from", d[:len("sha256:")+8])
+	}
 	var copied, user string
 	var entry, cmd []string
 	for _, in := range final.Body {

@@ -12,6 +12,7 @@ import (
 	"github.com/ldapbridge/ldapbridge/accounts"
 	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/config"
+	"github.com/ldapbridge/ldapbridge/internal/confkit"
 )
 
 // Build makes the core's state from cfg and the backends built for it,
@@ -30,17 +31,22 @@ func Build(cfg *config.Config, backends map[string]bridge.Backend) (*bridge.Stat
 }
 
 // Routes converts the configured routes for the core. A route to a
-// PingDirectory backend with no admins leaves authorisation of resets to
-// PingDirectory, which acts as the bound user.
+// backend that applies its own access control, with no admins, leaves
+// authorisation of resets to the backend.
 func Routes(cfg *config.Config) []bridge.Route {
 	out := make([]bridge.Route, 0, len(cfg.Routes))
 	for _, r := range cfg.Routes {
-		be, _ := cfg.Backend(r.Backend)
+		// The backend's own traits say whether it applies its own access
+		// control (PingDirectory acts as the bound user).
+		var traits confkit.Traits
+		if be, ok := cfg.Backend(r.Backend); ok && be.Settings() != nil {
+			traits = be.Settings().Traits()
+		}
 		br := bridge.Route{
 			Base:                  r.Base,
 			Backend:               r.Backend,
 			Admins:                append([]string(nil), r.Admins...),
-			BackendAuthorizes:     be.Type == config.TypePingDirectory,
+			BackendAuthorizes:     traits.Authorizes,
 			AllowOldPasswordProof: r.AllowOldPasswordProof,
 			Options: bridge.RouteOptions{
 				Base:         r.Base,

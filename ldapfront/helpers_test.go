@@ -3,17 +3,10 @@ package ldapfront
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"strings"
@@ -23,6 +16,7 @@ import (
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/internal/testkit"
 )
 
 var _ Core = (*bridge.Bridge)(nil)
@@ -224,7 +218,7 @@ type testServer struct {
 	ev       *events
 	served   chan struct{} // closed when Serve returns
 	serveErr error
-	logs     *logBuffer
+	logs     *testkit.LogBuffer
 }
 
 // waitServed waits for Serve to return and checks it said ErrServerClosed.
@@ -253,7 +247,7 @@ func startServerWith(t *testing.T, core Core, opts Options, l Listener, setup fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{addr: ln.Addr().String(), listener: l.Name, ev: &events{}, served: make(chan struct{}), logs: &logBuffer{}}
+	ts := &testServer{addr: ln.Addr().String(), listener: l.Name, ev: &events{}, served: make(chan struct{}), logs: &testkit.LogBuffer{}}
 	if opts.Observer == nil {
 		opts.Observer = ts.ev
 	}
@@ -274,31 +268,9 @@ func startServerWith(t *testing.T, core Core, opts Options, l Listener, setup fu
 	t.Cleanup(func() {
 		_ = ts.srv.Close()
 		ts.waitServed(t)
-		for _, pw := range []string{userPass, adminPass, newPass} {
-			if strings.Contains(ts.logs.String(), pw) {
-				t.Error("a password reached the log")
-			}
-		}
+		testkit.NoSecrets(t, "the log", ts.logs.String(), userPass, adminPass, newPass)
 	})
 	return ts
-}
-
-// logBuffer collects log output for the "no password in logs" check.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // rawClient speaks LDAP bytes directly, for what go-ldap cannot send or
@@ -526,52 +498,12 @@ func (r *rawClient) bind(id int64, dn, password string) {
 	}
 }
 
-// selfSigned makes a certificate for 127.0.0.1 and a client config that
-// trusts it.
-func selfSigned(t testing.TB) (server, client *tls.Config) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "ldapfront test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	server = &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &pair, nil }}
-	client = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
-	return server, client
-}
-
 func newReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
 
-// waitFor polls cond until it holds; the test fails after 10 s. It waits
-// for events, it does not measure time.
+// waitFor waits for an event (up to 10 s); see testkit.WaitFor.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, 10*time.Second, cond)
 }
 
 func (e *events) opCodes(op string) []bridge.ResultCode {
@@ -580,29 +512,12 @@ func (e *events) opCodes(op string) []bridge.ResultCode {
 	return append([]bridge.ResultCode(nil), e.ops[op]...)
 }
 
-// fakeClock is a clock the tests move by hand, so that rate limits are
-// tested by the order of events, not by how fast the machine is.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newFakeClock is a hand-moved clock, so that rate limits are tested by
+// the order of events, not by how fast the machine is.
+func newFakeClock() *testkit.Clock { return testkit.NewClock(time.Unix(1_700_000_000, 0)) }
 
 // withClock is a startServerWith setup that gives the server clk.
-func withClock(clk *fakeClock) func(*Server) {
+func withClock(clk *testkit.Clock) func(*Server) {
 	return func(s *Server) { s.now = clk.Now }
 }
 

@@ -10,6 +10,7 @@ import (
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/internal/testkit"
 	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
@@ -369,7 +370,7 @@ func TestRootDSE(t *testing.T) {
 	naming := []string{"dc=example,dc=com", "o=other"}
 	core := bridge.New(namingState(t, naming...), nil)
 	opts := Options{Version: "1.2.3"}
-	serverTLS, _ := selfSigned(t)
+	serverTLS, _ := testkit.TLSPair(t)
 	plain := startServer(t, core, opts, Listener{Name: "plain"})
 	starttls := startServer(t, core, opts, Listener{Name: "st", Mode: StartTLS, TLS: serverTLS})
 

@@ -9,11 +9,12 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/internal/testkit"
 )
 
 func TestStartTLS(t *testing.T) {
 	core, sc := testCore(t)
-	serverTLS, clientTLS := selfSigned(t)
+	serverTLS, clientTLS := testkit.TLSPair(t)
 	ts := startServer(t, core, Options{}, Listener{Name: "st", Mode: StartTLS, TLS: serverTLS, Cleartext: CleartextRefuse})
 
 	t.Run("go-ldap", func(t *testing.T) {
@@ -121,7 +122,7 @@ func TestStartTLS(t *testing.T) {
 
 func TestLDAPS(t *testing.T) {
 	core, _ := testCore(t)
-	serverTLS, clientTLS := selfSigned(t)
+	serverTLS, clientTLS := testkit.TLSPair(t)
 	ts := startServer(t, core, Options{}, Listener{Name: "ldaps", Mode: LDAPS, TLS: serverTLS, Cleartext: CleartextRefuse})
 
 	l, err := ldap.DialURL("ldaps://"+ts.addr, ldap.DialWithTLSConfig(clientTLS))
@@ -184,7 +185,7 @@ func TestServeChecksListener(t *testing.T) {
 // open(); start_tls(), python-ldap and Perl do exactly this).
 func TestStartTLSAfterResponse(t *testing.T) {
 	core, _ := testCore(t)
-	serverTLS, clientTLS := selfSigned(t)
+	serverTLS, clientTLS := testkit.TLSPair(t)
 	ts := startServer(t, core, Options{}, Listener{Name: "st", Mode: StartTLS, TLS: serverTLS})
 	ops := []struct {
 		name string

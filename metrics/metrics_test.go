@@ -20,47 +20,88 @@ import (
 	"github.com/ldapbridge/ldapbridge/bridge"
 )
 
-// value reads the one metric c holds (a counter or a gauge).
-func value(t *testing.T, c prometheus.Collector) float64 {
+// lookup gathers reg, as a scrape would, and returns the value of the
+// series of family name whose labels are exactly labels (name, value
+// pairs): a counter's or gauge's value, or a histogram's sample count. ok
+// is false when there is no such series. Reading through the registry, not
+// through WithLabelValues, matters: WithLabelValues creates the series it
+// is asked for, so a test reading with it cannot see a series go missing.
+func lookup(t *testing.T, reg prometheus.Gatherer, name string, labels ...string) (v float64, ok bool) {
 	t.Helper()
-	ch := make(chan prometheus.Metric, 2)
-	c.Collect(ch)
-	close(ch)
-	var n int
-	var v float64
-	for m := range ch {
-		n++
-		var pb dto.Metric
-		if err := m.Write(&pb); err != nil {
-			t.Fatal(err)
+	if len(labels)%2 != 0 {
+		t.Fatalf("labels %q are not name, value pairs", labels)
+	}
+	want := map[string]string{}
+	for i := 0; i < len(labels); i += 2 {
+		want[labels[i]] = labels[i+1]
+	}
+	mf := family(t, reg, name, false)
+	if mf == nil {
+		return 0, false
+	}
+	for _, mt := range mf.Metric {
+		if len(mt.Label) != len(want) {
+			continue
+		}
+		match := true
+		for _, l := range mt.Label {
+			if w, ok := want[l.GetName()]; !ok || w != l.GetValue() {
+				match = false
+			}
+		}
+		if !match {
+			continue
 		}
 		switch {
-		case pb.Counter != nil:
-			v = pb.Counter.GetValue()
-		case pb.Gauge != nil:
-			v = pb.Gauge.GetValue()
-		default:
-			t.Fatalf("not a counter or gauge: %v", &pb)
+		case mt.Counter != nil:
+			return mt.Counter.GetValue(), true
+		case mt.Gauge != nil:
+			return mt.Gauge.GetValue(), true
+		case mt.Histogram != nil:
+			return float64(mt.Histogram.GetSampleCount()), true
 		}
+		t.Fatalf("%s%v is not a counter, gauge or histogram", name, want)
 	}
-	if n != 1 {
-		t.Fatalf("%d metrics, want 1", n)
+	return 0, false
+}
+
+// read is lookup that fails the test when the series is absent.
+func read(t *testing.T, reg prometheus.Gatherer, name string, labels ...string) float64 {
+	t.Helper()
+	v, ok := lookup(t, reg, name, labels...)
+	if !ok {
+		var have []string
+		if mf := family(t, reg, name, false); mf != nil {
+			for _, mt := range mf.Metric {
+				var ls []string
+				for _, l := range mt.Label {
+					ls = append(ls, l.GetName()+"="+l.GetValue())
+				}
+				have = append(have, strings.Join(ls, ","))
+			}
+		}
+		t.Fatalf("no series %s%q in the registry; it has %q", name, labels, have)
 	}
 	return v
 }
 
-// count is the number of series c holds.
-func count(c prometheus.Collector) int {
-	ch := make(chan prometheus.Metric, 64)
-	go func() {
-		c.Collect(ch)
-		close(ch)
-	}()
-	n := 0
-	for range ch {
-		n++
+// family is the gathered family name; when must is set, its absence fails
+// the test.
+func family(t *testing.T, reg prometheus.Gatherer, name string, must bool) *dto.MetricFamily {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return n
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf
+		}
+	}
+	if must {
+		t.Fatalf("no family %s in the registry", name)
+	}
+	return nil
 }
 
 func newMetrics(t *testing.T) (*Metrics, *prometheus.Registry) {
@@ -139,21 +180,26 @@ func TestObserverMethods(t *testing.T) {
 	m.LimitHit("max_ops_per_conn")
 
 	for _, tc := range []struct {
-		name string
-		c    prometheus.Collector
-		want float64
+		name   string
+		family string
+		labels []string
+		want   float64
 	}{
-		{"open ldap", m.conns.WithLabelValues("ldap"), 1},
-		{"accepted ldap", m.connsTotal.WithLabelValues("ldap"), 2},
-		{"open ldaps (initialised)", m.conns.WithLabelValues("ldaps"), 0},
-		{"bind success", m.ops.WithLabelValues("bind", "success"), 1},
-		{"bind invalidCredentials", m.ops.WithLabelValues("bind", "invalidCredentials"), 2},
-		{"odd code", m.ops.WithLabelValues("search", "unknown"), 1},
-		{"limit", m.limits.WithLabelValues("max_ops_per_conn"), 1},
+		{"open ldap", "ldapbridge_ldap_connections", []string{"listener", "ldap"}, 1},
+		{"accepted ldap", "ldapbridge_ldap_connections_total", []string{"listener", "ldap"}, 2},
+		{"open ldaps (initialised)", "ldapbridge_ldap_connections", []string{"listener", "ldaps"}, 0},
+		{"accepted ldaps (initialised)", "ldapbridge_ldap_connections_total", []string{"listener", "ldaps"}, 0},
+		{"bind success", "ldapbridge_ldap_operations_total", []string{"operation", "bind", "result", "success"}, 1},
+		{"bind invalidCredentials", "ldapbridge_ldap_operations_total", []string{"operation", "bind", "result", "invalidCredentials"}, 2},
+		{"odd code", "ldapbridge_ldap_operations_total", []string{"operation", "search", "result", "unknown"}, 1},
+		{"limit", "ldapbridge_ldap_limit_hits_total", []string{"limit", "max_ops_per_conn"}, 1},
 	} {
-		if got := value(t, tc.c); got != tc.want {
+		if got := read(t, reg, tc.family, tc.labels...); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
+	}
+	if n := len(family(t, reg, "ldapbridge_ldap_connections", true).Metric); n != 2 {
+		t.Errorf("%d open-connection series, want 2 (ldap, ldaps)", n)
 	}
 	mfs := scrape(t, reg)
 	h := mfs["ldapbridge_ldap_operation_duration_seconds"]
@@ -187,15 +233,16 @@ func TestPasswordChangeLabels(t *testing.T) {
 		{bridge.Decision{Actor: bridge.Identity{DN: dn}, Target: bridge.Identity{DN: dn, Backend: "pd"}, Kind: bridge.SelfChange}, bridge.Fail(bridge.Unavailable, "down"), "pd", "self", "error"},
 		{bridge.Decision{Target: bridge.Identity{DN: dn}}, bridge.Fail(bridge.ConfidentialityRequired, "tls"), "none", "unknown", "refused"},
 	} {
-		before := value(t, m.changes.WithLabelValues(tc.backend, tc.kind, tc.outcome))
+		labels := []string{"backend", tc.backend, "kind", tc.kind, "outcome", tc.outcome}
+		before, _ := lookup(t, reg, "ldapbridge_password_changes_total", labels...)
 		tc.d.Outcome = tc.out
 		m.PasswordChange(tc.d)
-		if got := value(t, m.changes.WithLabelValues(tc.backend, tc.kind, tc.outcome)); got != before+1 {
+		if got := read(t, reg, "ldapbridge_password_changes_total", labels...); got != before+1 {
 			t.Errorf("%s/%s/%s did not move", tc.backend, tc.kind, tc.outcome)
 		}
 	}
 	// Pre-initialised series exist at zero for dashboards.
-	if got := value(t, m.changes.WithLabelValues("pd", "administrative", "success")); got != 0 {
+	if got := read(t, reg, "ldapbridge_password_changes_total", "backend", "pd", "kind", "administrative", "outcome", "success"); got != 0 {
 		t.Errorf("administrative success: %v", got)
 	}
 	// No DN, source address or password in any label.
@@ -225,9 +272,10 @@ func TestBindFailedLabels(t *testing.T) {
 		{"", "none", "refused", bridge.Fail(bridge.AuthMethodNotSupported, "SASL EXTERNAL is not supported")},
 		{"local", "local", "refused", bridge.Fail(bridge.ConfidentialityRequired, "needs TLS")},
 	} {
-		before := value(t, m.bindFails.WithLabelValues(tc.label, tc.outcome))
+		labels := []string{"backend", tc.label, "outcome", tc.outcome}
+		before, _ := lookup(t, reg, "ldapbridge_bind_failures_total", labels...)
 		m.BindFailed(tc.backend, tc.out)
-		if got := value(t, m.bindFails.WithLabelValues(tc.label, tc.outcome)); got != before+1 {
+		if got := read(t, reg, "ldapbridge_bind_failures_total", labels...); got != before+1 {
 			t.Errorf("BindFailed(%q, %v): %s/%s = %v, want %v", tc.backend, tc.out.Code, tc.label, tc.outcome, got, before+1)
 		}
 	}
@@ -250,7 +298,7 @@ func TestBindFailedLabels(t *testing.T) {
 }
 
 func TestTransport(t *testing.T) {
-	m, _ := newMetrics(t)
+	m, reg := newMetrics(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/token-bad":
@@ -283,52 +331,65 @@ func TestTransport(t *testing.T) {
 	}
 
 	for _, tc := range []struct {
-		name string
-		c    prometheus.Collector
-		want float64
+		name   string
+		family string
+		labels []string
+		want   float64
 	}{
-		{"token 200", m.beRequests.WithLabelValues("p1", "token", "200"), 1},
-		{"token 401", m.beRequests.WithLabelValues("p1", "token", "401"), 1},
-		{"lookup 404", m.beRequests.WithLabelValues("p1", "lookup", "404"), 1},
-		{"lookup 200", m.beRequests.WithLabelValues("p1", "lookup", "200"), 1},
-		{"lookup error", m.beRequests.WithLabelValues("p1", "lookup", "error"), 1},
-		{"refresh ok", m.tokens.WithLabelValues("p1", "success"), 1},
-		{"refresh failed", m.tokens.WithLabelValues("p1", "failure"), 1},
+		{"token 200", "ldapbridge_backend_requests_total", []string{"backend", "p1", "call", "token", "status", "200"}, 1},
+		{"token 401", "ldapbridge_backend_requests_total", []string{"backend", "p1", "call", "token", "status", "401"}, 1},
+		{"lookup 404", "ldapbridge_backend_requests_total", []string{"backend", "p1", "call", "lookup", "status", "404"}, 1},
+		{"lookup 200", "ldapbridge_backend_requests_total", []string{"backend", "p1", "call", "lookup", "status", "200"}, 1},
+		{"lookup error", "ldapbridge_backend_requests_total", []string{"backend", "p1", "call", "lookup", "status", "error"}, 1},
+		{"refresh ok", "ldapbridge_backend_token_refreshes_total", []string{"backend", "p1", "result", "success"}, 1},
+		{"refresh failed", "ldapbridge_backend_token_refreshes_total", []string{"backend", "p1", "result", "failure"}, 1},
+		{"token duration", "ldapbridge_backend_request_duration_seconds", []string{"backend", "p1", "call", "token"}, 2},
+		{"lookup duration", "ldapbridge_backend_request_duration_seconds", []string{"backend", "p1", "call", "lookup"}, 3},
 	} {
-		if got := value(t, tc.c); got != tc.want {
+		if got := read(t, reg, tc.family, tc.labels...); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	if n := count(m.beDuration); n != 2 {
+	if n := len(family(t, reg, "ldapbridge_backend_requests_total", true).Metric); n != 5 {
+		t.Errorf("request series: %d, want 5", n)
+	}
+	if n := len(family(t, reg, "ldapbridge_backend_request_duration_seconds", true).Metric); n != 2 {
 		t.Errorf("duration series: %d, want 2 (token, lookup)", n)
 	}
 }
 
 func TestCacheAndReload(t *testing.T) {
-	m, _ := newMetrics(t)
+	m, reg := newMetrics(t)
 	m.CacheLookup("p1", "user", true)
 	m.CacheLookup("p1", "user", true)
 	m.CacheLookup("p1", "user", false)
-	if h, mi := value(t, m.cacheHits.WithLabelValues("p1", "user")), value(t, m.cacheMisses.WithLabelValues("p1", "user")); h != 2 || mi != 1 {
-		t.Errorf("cache hits %v misses %v, want 2 and 1", h, mi)
+	hits := read(t, reg, "ldapbridge_backend_cache_hits_total", "backend", "p1", "cache", "user")
+	misses := read(t, reg, "ldapbridge_backend_cache_misses_total", "backend", "p1", "cache", "user")
+	if hits != 2 || misses != 1 {
+		t.Errorf("cache hits %v misses %v, want 2 and 1", hits, misses)
 	}
+	ok := func() float64 { return read(t, reg, "ldapbridge_config_last_reload_successful") }
+	reloads := func(result string) float64 { return read(t, reg, "ldapbridge_config_reloads_total", "result", result) }
 	m.ConfigLoaded(true, false)
-	if value(t, m.reloadOK) != 1 || value(t, m.reloadTime) == 0 {
+	if ok() != 1 || read(t, reg, "ldapbridge_config_last_reload_success_timestamp_seconds") == 0 {
 		t.Error("initial load not recorded")
 	}
-	if value(t, m.reloads.WithLabelValues("success")) != 0 {
+	if reloads("success") != 0 || reloads("failure") != 0 {
 		t.Error("the initial load counted as a reload")
 	}
 	m.ConfigLoaded(false, true)
-	if value(t, m.reloadOK) != 0 || value(t, m.reloads.WithLabelValues("failure")) != 1 {
+	if ok() != 0 || reloads("failure") != 1 {
 		t.Error("failed reload not recorded")
 	}
 	m.ConfigLoaded(true, true)
-	if value(t, m.reloadOK) != 1 || value(t, m.reloads.WithLabelValues("success")) != 1 {
+	if ok() != 1 || reloads("success") != 1 {
 		t.Error("successful reload not recorded")
 	}
+	if read(t, reg, "ldapbridge_audit_write_errors_total") != 0 {
+		t.Error("audit write errors before any")
+	}
 	m.AuditWriteFailed()
-	if value(t, m.auditErrors) != 1 {
+	if read(t, reg, "ldapbridge_audit_write_errors_total") != 1 {
 		t.Error("audit write error not counted")
 	}
 }
@@ -363,14 +424,14 @@ func (errTransport) RoundTrip(*http.Request) (*http.Response, error) {
 }
 
 func TestTransportPassesErrorsThrough(t *testing.T) {
-	m, _ := newMetrics(t)
+	m, reg := newMetrics(t)
 	rt := m.Transport("pd", func(*http.Request) string { return "bind" }, errTransport{})
 	req := httptest.NewRequest(http.MethodGet, "http://pd.invalid/directory/v1/me", nil)
 	resp, err := rt.RoundTrip(req)
 	if err == nil || resp != nil || err.Error() != "no route to host" {
 		t.Fatalf("RoundTrip = %v, %v; want the transport's own error", resp, err)
 	}
-	if got := value(t, m.beRequests.WithLabelValues("pd", "bind", "error")); got != 1 {
+	if got := read(t, reg, "ldapbridge_backend_requests_total", "backend", "pd", "call", "bind", "status", "error"); got != 1 {
 		t.Errorf("error not counted: %v", got)
 	}
 }

@@ -2,22 +2,13 @@ package simenv
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
-	"os"
 	"path/filepath"
 	"text/template"
-	"time"
 
 	"github.com/ldapbridge/ldapbridge/bench/users"
+	"github.com/ldapbridge/ldapbridge/internal/selfsigned"
 )
 
 // BridgeOptions shape the bridge configuration written for a benchmark.
@@ -114,47 +105,13 @@ func (e *Env) BridgeConfig(o BridgeOptions) ([]byte, error) {
 // and writes cert.pem and key.pem into dir; it returns their paths and a
 // server TLS configuration using them.
 func WriteCert(dir string) (certFile, keyFile string, tc *tls.Config, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := selfsigned.New(selfsigned.Options{CommonName: "ldapbench"})
 	if err != nil {
-		return "", "", nil, fmt.Errorf("simenv: certificate key: %w", err)
+		return "", "", nil, fmt.Errorf("simenv: %w", err)
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	if err != nil {
-		return "", "", nil, fmt.Errorf("simenv: certificate serial: %w", err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "ldapbench"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(7 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return "", "", nil, fmt.Errorf("simenv: create certificate: %w", err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return "", "", nil, fmt.Errorf("simenv: certificate key: %w", err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
 	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, certPEM, 0o644); err != nil {
+	if err := c.WriteFiles(certFile, keyFile); err != nil {
 		return "", "", nil, fmt.Errorf("simenv: %w", err)
 	}
-	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
-		return "", "", nil, fmt.Errorf("simenv: %w", err)
-	}
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return "", "", nil, fmt.Errorf("simenv: %w", err)
-	}
-	return certFile, keyFile, &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+	return certFile, keyFile, &tls.Config{Certificates: []tls.Certificate{c.TLSCertificate()}, MinVersion: tls.VersionTLS12}, nil
 }

@@ -26,10 +26,10 @@ import (
 	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/config"
 	"github.com/ldapbridge/ldapbridge/generation"
+	"github.com/ldapbridge/ldapbridge/internal/confkit"
 	"github.com/ldapbridge/ldapbridge/ldapfront"
 	"github.com/ldapbridge/ldapbridge/metrics"
-	"github.com/ldapbridge/ldapbridge/restback/pingdirectory"
-	"github.com/ldapbridge/ldapbridge/restback/pingone"
+	"github.com/ldapbridge/ldapbridge/restback/transport"
 )
 
 var serveHelp = cmdHelp{
@@ -65,17 +65,23 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 }
 
 var checkConfigHelp = cmdHelp{
-	usage: "ldapbridge check-config [FILE | --config FILE]",
+	usage: "ldapbridge check-config [--offline] [FILE | --config FILE]",
 	text: `Validates a configuration file without serving: prints "ok" and exits 0, or
 prints every problem (with its line, its path in the file and, where it can,
 a suggestion) and exits 1. Secret files and certificates the file names must
 be readable, and every backend must build from its section.
+
+With --offline, nothing the file names on disk is read (certificates, CA
+files, secret files, the audit file's directory): for a file written for
+another machine, such as a Kubernetes ConfigMap whose secrets are mounted
+only in the pod. Each check left out is listed after "ok".
 `,
 }
 
 func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("check-config", stderr)
 	path := configFlag(fs)
+	offline := fs.Bool("offline", false, "read no file the configuration names (certificates, CA and secret files); list what was skipped")
 	pos, code, ok := parseFlags(fs, checkConfigHelp, args, stdout)
 	if !ok {
 		return code
@@ -93,8 +99,18 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	if *path == "" {
 		return usageError(stderr, "check-config", "no configuration file: give FILE, --config FILE or set "+envConfig)
 	}
-	cfg, err := config.Load(*path)
-	if err == nil {
+	var skipped []string
+	cfg, err := config.LoadWithOptions(*path, config.ParseOptions{
+		SkipFileChecks: *offline,
+		Skipped:        func(at, what string) { skipped = append(skipped, at+": "+what) },
+	})
+	switch {
+	case err != nil:
+	case *offline:
+		// A backend cannot be built without the secrets and CA files
+		// that were not read; the file itself has been validated.
+		skipped = append(skipped, "backends: not built (their secret and CA files were not read)")
+	default:
 		// What the config names must also build: backends and routes.
 		var backends map[string]bridge.Backend
 		if backends, err = buildBackends(cfg, slog.New(slog.DiscardHandler)); err == nil {
@@ -105,7 +121,14 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s:\n%v\n", *path, err)
 		return 1
 	}
-	fmt.Fprintln(stdout, "ok")
+	if len(skipped) == 0 {
+		fmt.Fprintln(stdout, "ok")
+		return 0
+	}
+	fmt.Fprintf(stdout, "ok (offline: %d checks skipped)\n", len(skipped))
+	for _, s := range skipped {
+		fmt.Fprintf(stdout, "  skipped %s\n", s)
+	}
 	return 0
 }
 
@@ -138,55 +161,36 @@ func buildBackends(cfg *config.Config, log *slog.Logger) (map[string]bridge.Back
 }
 
 // buildBackendsWith makes one client per configured backend, instrumented
-// for m when m is not nil, and their readiness checks.
+// for m when m is not nil, and their readiness checks. Each backend's
+// package builds it from its own configuration block; every value of the
+// map is a confkit.Instance (Close releases its connections).
 func buildBackendsWith(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (map[string]bridge.Backend, []backendCheck, error) {
 	out := make(map[string]bridge.Backend, len(cfg.Backends))
 	var checks []backendCheck
 	var errs []error
 	for _, b := range cfg.Backends {
-		// Each client adds "backend" to its log lines itself: adding it
-		// here too wrote the key twice in every JSON line.
-		blog := log
-		var wrap func(http.RoundTripper) http.RoundTripper
-		var onCache func(string, bool)
+		// Each client adds "backend" to its own log lines: adding it here
+		// too would write the key twice in every JSON line.
+		env := confkit.Env{Name: b.Name, Timeout: time.Duration(b.Timeout), CAFile: b.CAFile, Logger: log}
 		if m != nil {
-			name, classify := b.Name, callClassifier(b.Type)
-			wrap = func(rt http.RoundTripper) http.RoundTripper { return m.Transport(name, classify, rt) }
-			onCache = func(cache string, hit bool) { m.CacheLookup(name, cache, hit) }
+			name := b.Name
+			// The clients name their calls in each request's context.
+			env.Wrap = func(rt http.RoundTripper) http.RoundTripper { return m.Transport(name, transport.CallName, rt) }
+			env.CacheObserver = func(cache string, hit bool) { m.CacheLookup(name, cache, hit) }
 			m.Backend(name)
 		}
-		switch b.Type {
-		case config.TypePingDirectory:
-			c, err := pingdirectory.New(pingdirectory.Config{
-				Name: b.Name, BaseURL: b.PingDirectory.URL, CAFile: b.CAFile,
-				Timeout: time.Duration(b.Timeout), Logger: blog, WrapTransport: wrap,
-			})
-			if err != nil {
-				errs = append(errs, fmt.Errorf("backend %q: %w", b.Name, err))
-				continue
-			}
-			out[b.Name] = c
-			checks = append(checks, backendCheck{name: b.Name, check: c.Check})
-		case config.TypePingOne:
-			p := b.PingOne
-			c, err := pingone.New(pingone.Config{
-				Name: b.Name, EnvironmentID: p.EnvironmentID, Region: p.Region,
-				AuthURL: p.AuthURL, APIURL: p.APIURL, ClientID: p.ClientID,
-				ClientSecret: p.ClientSecret, AuthMethod: p.TokenAuthMethod,
-				UserFilter: p.UserFilter, UserCacheSize: p.UserCache.Size,
-				UserCacheTTL: time.Duration(p.UserCache.TTL), PolicyTTL: time.Duration(p.PolicyTTL),
-				Timeout: time.Duration(b.Timeout), CAFile: b.CAFile, Logger: blog,
-				WrapTransport: wrap, CacheObserver: onCache,
-			})
-			if err != nil {
-				errs = append(errs, fmt.Errorf("backend %q: %w", b.Name, err))
-				continue
-			}
-			out[b.Name] = c
-			checks = append(checks, backendCheck{name: b.Name, check: c.Check})
-		default:
+		blk := b.Settings()
+		if blk == nil {
 			errs = append(errs, fmt.Errorf("backend %q: unknown type %q", b.Name, b.Type))
+			continue
 		}
+		c, err := blk.Build(env)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("backend %q: %w", b.Name, err))
+			continue
+		}
+		out[b.Name] = c
+		checks = append(checks, backendCheck{name: b.Name, check: c.Check})
 	}
 	return out, checks, errors.Join(errs...)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/ldapbridge/ldapbridge/accounts"
+	"github.com/ldapbridge/ldapbridge/internal/testkit"
 	"github.com/ldapbridge/ldapbridge/restback/pingone"
 )
 
@@ -53,7 +54,7 @@ var cliCommands = []struct {
 	flags []string
 }{
 	{[]string{"serve"}, []string{"config"}},
-	{[]string{"check-config"}, []string{"config"}},
+	{[]string{"check-config"}, []string{"config", "offline"}},
 	{[]string{"demo"}, []string{"ldap-addr", "ldaps-addr", "admin-addr", "log-level"}},
 	{[]string{"hash-password"}, []string{"bcrypt", "stdin"}},
 	{[]string{"pingone"}, []string{"config", "file", "dry-run", "gateway-id", "user-type-id", "dn", "correlation", "unset-password"}},
@@ -338,7 +339,7 @@ func TestHashPasswordRoundTrip(t *testing.T) {
 			t.Errorf("bind %s with a wrong password: %v, want invalidCredentials", dn, err)
 		}
 	}
-	if strings.Contains(p.stderr.String(), "Hash-Me") || strings.Contains(p.stdout.String(), "Hash-Me") {
+	if strings.Contains(p.Stderr.String(), "Hash-Me") || strings.Contains(p.Stdout.String(), "Hash-Me") {
 		t.Error("the bridge logged the password")
 	}
 }
@@ -388,7 +389,7 @@ func TestCertificateExpiryMetric(t *testing.T) {
 
 	m := opsScrape(t, admin)
 	for _, l := range []string{"ldap", "ldaps"} {
-		if got := m.get(name, map[string]string{"listener": l}); got != float64(first.Unix()) {
+		if got := m.get(t, name, map[string]string{"listener": l}); got != float64(first.Unix()) {
 			t.Errorf("%s{listener=%q} = %v, want %v", name, l, got, first.Unix())
 		}
 	}
@@ -404,11 +405,11 @@ func TestCertificateExpiryMetric(t *testing.T) {
 		if conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", ldapsAddr, &tls.Config{InsecureSkipVerify: true}); err == nil {
 			conn.Close()
 		}
-		if opsScrape(t, admin).get(name, map[string]string{"listener": "ldaps"}) == float64(renewed.Unix()) {
+		if opsScrape(t, admin).get(t, name, map[string]string{"listener": "ldaps"}) == float64(renewed.Unix()) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not follow the certificate reload within 20s:\n%s", name, p.stderr)
+			t.Fatalf("%s did not follow the certificate reload within 20s:\n%s", name, p.Stderr)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
@@ -435,7 +436,7 @@ func TestHashPasswordTerminal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := &lockedBuffer{}
+		out := &testkit.LogBuffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -236,7 +236,7 @@ func TestCompat(t *testing.T) {
 						// banner on stdout shows the sample ones on purpose).
 						// Short ones could match anything, such as a hex
 						// request id.
-						log := d.stderr.String()
+						log := d.Stderr.String()
 						for _, pw := range s.used {
 							if len(pw) >= 8 && strings.Contains(log, pw) {
 								t.Errorf("a password (%d bytes) reached the bridge's log", len(pw))

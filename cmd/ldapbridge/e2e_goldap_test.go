@@ -14,16 +14,7 @@ import (
 
 // The same rows with go-ldap, plus what OpenLDAP's tools cannot send.
 
-func dial(t *testing.T, d *demo) *ldap.Conn {
-	t.Helper()
-	c, err := ldap.DialURL(d.url(), ldap.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetTimeout(20 * time.Second)
-	t.Cleanup(func() { c.Close() })
-	return c
-}
+func dial(t *testing.T, d *demo) *ldap.Conn { t.Helper(); return opsDialFrom(t, d.ldap, "") }
 
 func resultCode(err error) uint16 {
 	var le *ldap.Error

@@ -98,7 +98,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 
 	hup := func() {
 		t.Helper()
-		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -130,7 +130,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	if who, err := bob.WhoAmI(nil); err != nil || who.AuthzID != "dn:"+demoBobDN {
 		t.Errorf("bob's session after the reloads: %v %+v", err, who)
 	}
-	if strings.Contains(p.stderr.String(), demoClientSecret) {
+	if strings.Contains(p.Stderr.String(), demoClientSecret) {
 		t.Error("the client secret reached the log")
 	}
 	ftNoSecrets(t, p, demoBobPW, demoAlicePW)

@@ -1,17 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +14,8 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/ldapbridge/ldapbridge/internal/testkit"
+	"github.com/ldapbridge/ldapbridge/internal/testkit/simkit"
 	"github.com/ldapbridge/ldapbridge/restback/sim/directorysim"
 	"github.com/ldapbridge/ldapbridge/restback/sim/pingonesim"
 )
@@ -100,79 +97,28 @@ func ftWrite(t *testing.T, path, content string) string {
 // line that says it serves (slog writes it to stderr).
 func ftServe(t *testing.T, path string) *proc {
 	t.Helper()
-	p := &proc{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(binPath, "serve", "--config", path)
-	pr, pw := io.Pipe()
-	p.cmd.Stdout = p.stdout
-	p.cmd.Stderr = io.MultiWriter(p.stderr, pw)
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
+	p, err := testkit.Start(t, testkit.Spec{Path: binPath, Args: []string{"serve", "--config", path},
+		Ready: "ldapbridge serving", ReadyOn: testkit.Stderr})
+	if err != nil {
+		t.Fatalf("%v\nconfig:\n%s", err, ftRead(t, path))
 	}
-	go func() {
-		p.err = p.cmd.Wait()
-		pw.Close()
-		close(p.done)
-	}()
-	found := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		ok := false
-		for sc.Scan() {
-			if !ok && strings.Contains(sc.Text(), "ldapbridge serving") {
-				ok = true
-				found <- true
-			}
-		}
-		if !ok {
-			found <- false
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	select {
-	case ok := <-found:
-		if !ok {
-			t.Fatalf("ldapbridge serve exited before serving:\nconfig:\n%s\nstderr:\n%s", ftRead(t, path), p.stderr)
-		}
-	case <-time.After(60 * time.Second):
-		p.cmd.Process.Kill()
-		t.Fatalf("ldapbridge serve not ready:\nstderr:\n%s", p.stderr)
-	}
-	t.Cleanup(func() { p.stop(t) })
 	return p
 }
 
-func ftRead(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
+func ftRead(t *testing.T, path string) string { t.Helper(); return testkit.ReadFile(t, path) }
 
 // ftWaitLog waits until the process has logged a line containing s.
 func ftWaitLog(t *testing.T, p *proc, s string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(p.stderr.String(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("ldapbridge did not log %q:\n%s", s, p.stderr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	p.WaitOutput(t, testkit.Stderr, 20*time.Second, fmt.Sprintf("log line %q", s),
+		func(text string) bool { return strings.Contains(text, s) })
 }
 
 // ftNoSecrets fails if any of the passwords reached the process's
 // output.
 func ftNoSecrets(t *testing.T, p *proc, secrets ...string) {
 	t.Helper()
-	out := p.stdout.String() + p.stderr.String()
-	for _, s := range secrets {
-		if strings.Contains(out, s) {
-			t.Errorf("a password (%d bytes) appears in ldapbridge's output", len(s))
-		}
-	}
+	testkit.NoSecrets(t, "ldapbridge's output", p.Stdout.String()+p.Stderr.String(), secrets...)
 }
 
 // ftCounter is an http.Handler in front of a simulator that counts the
@@ -273,16 +219,13 @@ func ftServeSim(t *testing.T, h http.Handler, useTLS bool) *ftSim {
 // administrator, served by the test.
 func ftDirectory(t *testing.T, useTLS bool) (*directorysim.Server, *ftSim) {
 	t.Helper()
-	pd := directorysim.New(directorysim.Config{
+	pd := simkit.NewDirectory(t, directorysim.Config{
 		Policy: directorysim.Policy{MinLength: 8, MinDigits: 1, History: 3, LockoutFailures: 5, LockoutDuration: 15 * time.Minute},
 		Admins: []string{demoAdminDN},
-	})
-	for _, u := range [][2]string{{demoBobDN, demoBobPW}, {demoAdminDN, demoAdminPW}} {
-		if err := pd.AddUser(u[0], u[1]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	}, map[string]string{demoBobDN: demoBobPW, demoAdminDN: demoAdminPW})
 	b := ftServeSim(t, pd, useTLS)
+	// Closed again (Close is idempotent) now, so that it runs before the
+	// HTTP server's cleanup and releases hung handlers.
 	t.Cleanup(func() { pd.Close() })
 	return pd, b
 }
@@ -290,26 +233,15 @@ func ftDirectory(t *testing.T, useTLS bool) (*directorysim.Server, *ftSim) {
 // ftPingOne is the demo's PingOne simulator with alice, served by the test.
 func ftPingOne(t *testing.T) (*pingonesim.Server, *ftSim) {
 	t.Helper()
-	p1 := pingonesim.New(pingonesim.Config{EnvironmentID: demoEnvID, ClientID: demoClientID, ClientSecret: demoClientSecret})
-	if _, err := p1.AddUser("alice", "alice@example.com", demoAlicePW); err != nil {
-		t.Fatal(err)
-	}
+	p1, _ := simkit.NewPingOne(t, pingonesim.Config{EnvironmentID: demoEnvID, ClientID: demoClientID, ClientSecret: demoClientSecret},
+		simkit.User{Name: "alice", Email: "alice@example.com", Password: demoAlicePW})
 	b := ftServeSim(t, p1, false)
 	t.Cleanup(func() { p1.Close() })
 	return p1, b
 }
 
 // ftDial dials a plain LDAP listener with go-ldap.
-func ftDial(t *testing.T, addr string) *ldap.Conn {
-	t.Helper()
-	c, err := ldap.DialURL("ldap://"+addr, ldap.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetTimeout(30 * time.Second)
-	t.Cleanup(func() { c.Close() })
-	return c
-}
+func ftDial(t *testing.T, addr string) *ldap.Conn { t.Helper(); return opsDialFrom(t, addr, "") }
 
 // ftErr renders a go-ldap error as "code: message", or "ok".
 func ftErr(err error) string {
@@ -326,31 +258,13 @@ func ftErr(err error) string {
 // directory and returns the file names and the certificate's DER bytes.
 func ftCertPair(t *testing.T) (certFile, keyFile string, der []byte) {
 	t.Helper()
-	dir := t.TempDir()
-	certFile, keyFile, err := writeDemoCert(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile, pair.Certificate[0]
+	certFile, keyFile, c := testkit.CertFiles(t)
+	return certFile, keyFile, c.DER
 }
 
 // ftCopy replaces dst's content with src's, through a rename so that a
 // reader never sees half a file.
 func ftCopy(t *testing.T, src, dst string) {
 	t.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".new")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		t.Fatal(err)
-	}
+	testkit.ReplaceFile(t, dst, testkit.ReadFile(t, src))
 }

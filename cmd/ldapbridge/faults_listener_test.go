@@ -112,7 +112,7 @@ func TestCertificateReload(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the new certificate was not served within 20s (err %v); log:\n%s", err, p.stderr)
+			t.Fatalf("the new certificate was not served within 20s (err %v); log:\n%s", err, p.Stderr)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -128,8 +128,8 @@ func TestCertificateReload(t *testing.T) {
 		t.Fatalf("bind over LDAPS after the renewal: %s", ftErr(err))
 	}
 	select {
-	case <-p.done:
-		t.Fatalf("ldapbridge exited: %v", p.err)
+	case <-p.Done:
+		t.Fatalf("ldapbridge exited: %v", p.Err)
 	default:
 	}
 }

@@ -156,17 +156,17 @@ func TestJSONLogFields(t *testing.T) {
 	// A reload that fails and one that works.
 	good := opsRead(t, e.cfgPath)
 	opsWriteFile(t, e.cfgPath, good+"bogus: 1\n")
-	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.Cmd.Process.Signal(syscall.SIGHUP)
 	opsWaitLog(t, p, 1, "configuration reload failed")
 	opsWriteFile(t, e.cfgPath, strings.Replace(good, "limits:", "limits:", 1)+"limits:\n  idle_timeout: 5m\n")
-	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.Cmd.Process.Signal(syscall.SIGHUP)
 	opsWaitLog(t, p, 1, "configuration reloaded")
 	opsWaitLog(t, p, 1, "take effect only after a restart")
-	p.stop(t)
+	p.Stop(t)
 
 	kinds := map[string]map[string]string{} // key -> kind -> a message that had it
 	lines := 0
-	for _, l := range strings.Split(p.stderr.String(), "\n") {
+	for _, l := range strings.Split(p.Stderr.String(), "\n") {
 		if strings.TrimSpace(l) == "" {
 			continue
 		}
@@ -199,7 +199,7 @@ func TestJSONLogFields(t *testing.T) {
 		}
 	}
 	if lines < 20 {
-		t.Fatalf("only %d log lines:\n%s", lines, p.stderr)
+		t.Fatalf("only %d log lines:\n%s", lines, p.Stderr)
 	}
 	var keys []string
 	for k := range kinds {
@@ -224,7 +224,7 @@ func TestJSONLogFields(t *testing.T) {
 		t.Logf("keys seen:\n%s", table.String())
 	}
 	for _, secret := range []string{demoBobPW, demoAlicePW, "N3w-Passw0rd!", "N3w-Al1ce-Passw0rd!", "Svc-Passw0rd-9"} {
-		if strings.Contains(p.stderr.String(), secret) {
+		if strings.Contains(p.Stderr.String(), secret) {
 			t.Errorf("a password is in the log")
 		}
 	}

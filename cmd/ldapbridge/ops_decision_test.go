@@ -57,7 +57,7 @@ func TestOpsOneAuditRecordPerDecision(t *testing.T) {
 	opsWaitLog(t, p, 1, `"msg":"audit"`, `"kind":"self"`)
 	var got []rec
 	perOp := map[string]int{}
-	for _, r := range opsJSONLines(t, p.stderr.String(), "audit") {
+	for _, r := range opsJSONLines(t, p.Stderr.String(), "audit") {
 		s := func(k string) string {
 			if v, ok := r[k]; ok {
 				return fmt.Sprint(v)
@@ -68,7 +68,7 @@ func TestOpsOneAuditRecordPerDecision(t *testing.T) {
 		perOp[s("conn")+"/"+s("op")]++
 	}
 	if !slices.Equal(got, want) {
-		t.Fatalf("audit records\n got %q\nwant %q\n%s", got, want, p.stderr)
+		t.Fatalf("audit records\n got %q\nwant %q\n%s", got, want, p.Stderr)
 	}
 	for op, n := range perOp {
 		if n != 1 {
@@ -106,7 +106,7 @@ func TestOpsReloadRootDSE(t *testing.T) {
 	reload := func(n int) {
 		t.Helper()
 		e.write(t)
-		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
 		opsWaitLog(t, p, n, "configuration reloaded", `"trigger":"SIGHUP"`)

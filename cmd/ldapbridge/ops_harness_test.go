@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/ldapbridge/ldapbridge/internal/testkit"
+	"github.com/ldapbridge/ldapbridge/internal/testkit/simkit"
 	"github.com/ldapbridge/ldapbridge/restback/sim/directorysim"
 	"github.com/ldapbridge/ldapbridge/restback/sim/pingonesim"
 )
@@ -109,56 +111,25 @@ func (e *opsEnv) write(t *testing.T) {
 // it), as configuration management tools do.
 func opsWriteFile(t *testing.T, path, content string) {
 	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+	testkit.ReplaceFile(t, path, content)
 }
 
-func opsRead(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
+func opsRead(t *testing.T, path string) string { t.Helper(); return testkit.ReadFile(t, path) }
 
 // opsDirectory starts a PingDirectory simulator with the demo's users.
 func opsDirectory(t *testing.T) (*directorysim.Server, string) {
 	t.Helper()
-	pd := directorysim.New(directorysim.Config{
+	return simkit.Directory(t, directorysim.Config{
 		Policy: directorysim.Policy{MinLength: 8, MinDigits: 1, History: 3},
 		Admins: []string{demoAdminDN},
-	})
-	for _, u := range [][2]string{{demoBobDN, demoBobPW}, {demoAdminDN, demoAdminPW}} {
-		if err := pd.AddUser(u[0], u[1]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	u, err := pd.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pd.Close() })
-	return pd, u
+	}, map[string]string{demoBobDN: demoBobPW, demoAdminDN: demoAdminPW})
 }
 
 // opsPingOne starts a PingOne simulator with alice.
 func opsPingOne(t *testing.T) (*pingonesim.Server, string) {
 	t.Helper()
-	p1 := pingonesim.New(pingonesim.Config{EnvironmentID: demoEnvID, ClientID: demoClientID, ClientSecret: demoClientSecret})
-	if _, err := p1.AddUser("alice", "alice@example.com", demoAlicePW); err != nil {
-		t.Fatal(err)
-	}
-	u, err := p1.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p1.Close() })
+	p1, u, _ := simkit.PingOne(t, pingonesim.Config{EnvironmentID: demoEnvID, ClientID: demoClientID, ClientSecret: demoClientSecret},
+		simkit.User{Name: "alice", Email: "alice@example.com", Password: demoAlicePW})
 	return p1, u
 }
 
@@ -166,39 +137,17 @@ func opsPingOne(t *testing.T) (*pingonesim.Server, string) {
 // logs that it serves.
 func opsServe(t *testing.T, e *opsEnv) *proc {
 	t.Helper()
-	p := &proc{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(binPath, "serve", "--config", e.cfgPath)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() { p.stop(t) })
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(p.stderr.String(), "ldapbridge serving") {
-		select {
-		case <-p.done:
-			t.Fatalf("ldapbridge serve exited (%v) before serving:\n%s", p.err, p.stderr)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ldapbridge serve not serving after 60s:\n%s", p.stderr)
-		}
-	}
-	return p
+	return testkit.MustStart(t, testkit.Spec{Path: binPath, Args: []string{"serve", "--config", e.cfgPath},
+		Ready: "ldapbridge serving", ReadyOn: testkit.Stderr})
 }
 
 // opsWaitLog waits until the process has logged n lines containing every
 // one of parts.
 func opsWaitLog(t *testing.T, p *proc, n int, parts ...string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	p.WaitOutput(t, testkit.Stderr, 30*time.Second, fmt.Sprintf("%d log lines with %q", n, parts), func(text string) bool {
 		found := 0
-		for _, l := range strings.Split(p.stderr.String(), "\n") {
+		for _, l := range strings.Split(text, "\n") {
 			ok := true
 			for _, s := range parts {
 				ok = ok && strings.Contains(l, s)
@@ -207,14 +156,8 @@ func opsWaitLog(t *testing.T, p *proc, n int, parts ...string) {
 				found++
 			}
 		}
-		if found >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ldapbridge did not log %d lines with %q:\n%s", n, parts, p.stderr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return found >= n
+	})
 }
 
 // opsGet fetches an admin URL.
@@ -266,14 +209,40 @@ func opsScrape(t *testing.T, admin string) opsMetrics {
 	return mfs
 }
 
-// get returns the value of the series of name whose labels include
-// labels (counter, gauge, or a histogram's sample count); 0 when absent.
-func (m opsMetrics) get(name string, labels map[string]string) float64 {
+// get returns the sum of the series of name whose labels include labels
+// (counters, gauges, or histograms' sample counts). It fails the test when
+// the family is not in the scrape or no series has those labels, and then
+// returns NaN, which equals nothing: an absent series must not read as
+// zero.
+func (m opsMetrics) get(t *testing.T, name string, labels map[string]string) float64 {
+	t.Helper()
+	if m[name] == nil {
+		t.Errorf("/metrics has no %s", name)
+		return math.NaN()
+	}
+	sum, n := m.sum(name, labels)
+	if n == 0 {
+		t.Errorf("/metrics has no %s series with labels %v; it has %v", name, labels, m.series(name))
+		return math.NaN()
+	}
+	return sum
+}
+
+// total is get for counts that may not have started yet: an absent family
+// or series is zero.
+func (m opsMetrics) total(name string, labels map[string]string) float64 {
+	sum, _ := m.sum(name, labels)
+	return sum
+}
+
+// sum adds up the matching series and says how many matched.
+func (m opsMetrics) sum(name string, labels map[string]string) (float64, int) {
 	mf := m[name]
 	if mf == nil {
-		return 0
+		return 0, 0
 	}
 	var sum float64
+	n := 0
 	for _, mt := range mf.Metric {
 		have := map[string]string{}
 		for _, l := range mt.Label {
@@ -281,11 +250,13 @@ func (m opsMetrics) get(name string, labels map[string]string) float64 {
 		}
 		match := true
 		for k, v := range labels {
-			match = match && have[k] == v
+			got, ok := have[k]
+			match = match && ok && got == v
 		}
 		if !match {
 			continue
 		}
+		n++
 		switch {
 		case mt.Counter != nil:
 			sum += mt.Counter.GetValue()
@@ -295,7 +266,22 @@ func (m opsMetrics) get(name string, labels map[string]string) float64 {
 			sum += float64(mt.Histogram.GetSampleCount())
 		}
 	}
-	return sum
+	return sum, n
+}
+
+// series lists the label sets of name's series, for failure messages.
+func (m opsMetrics) series(name string) []map[string]string {
+	var out []map[string]string
+	if mf := m[name]; mf != nil {
+		for _, mt := range mf.Metric {
+			ls := map[string]string{}
+			for _, l := range mt.Label {
+				ls[l.GetName()] = l.GetValue()
+			}
+			out = append(out, ls)
+		}
+	}
+	return out
 }
 
 // labelValues lists every label value of the ldapbridge_ series.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/ldapbridge/ldapbridge/internal/testkit"
 )
 
 // opsDrive binds and changes passwords in every way a client can against
@@ -81,11 +82,7 @@ func opsNoPasswords(t *testing.T, where, text string, passwords []string) {
 	if len(text) == 0 {
 		t.Fatalf("%s is empty: nothing was checked", where)
 	}
-	for _, pw := range passwords {
-		if strings.Contains(text, pw) {
-			t.Errorf("%s contains a password (%d bytes, starting %q)", where, len(pw), pw[:2])
-		}
-	}
+	testkit.NoSecrets(t, where, text, passwords...)
 }
 
 func TestOpsMetricsAndAuditLog(t *testing.T) {
@@ -99,10 +96,10 @@ func TestOpsMetricsAndAuditLog(t *testing.T) {
 	p := opsServe(t, e)
 
 	before := opsScrape(t, e.admin)
-	if got := before.get("ldapbridge_ldap_operations_total", nil); got != 0 {
+	if got := before.total("ldapbridge_ldap_operations_total", nil); got != 0 {
 		t.Fatalf("operations before any client: %v", got)
 	}
-	if got := before.get("ldapbridge_build_info", nil); got != 1 {
+	if got := before.get(t, "ldapbridge_build_info", nil); got != 1 {
 		t.Fatalf("build_info: %v", before["ldapbridge_build_info"])
 	}
 
@@ -159,7 +156,7 @@ func TestOpsMetricsAndAuditLog(t *testing.T) {
 		{"ldapbridge_backend_token_refreshes_total", map[string]string{"backend": "p1", "result": "success"}, 1},
 		{"ldapbridge_config_last_reload_successful", nil, 1},
 	} {
-		if got := m.get(tc.name, tc.labels); got != tc.want {
+		if got := m.get(t, tc.name, tc.labels); got != tc.want {
 			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
 		}
 	}
@@ -178,7 +175,7 @@ func TestOpsMetricsAndAuditLog(t *testing.T) {
 		{"ldapbridge_backend_cache_misses_total", map[string]string{"backend": "p1", "cache": "user"}},
 		{"go_goroutines", nil},
 	} {
-		if got := m.get(tc.name, tc.labels); got <= 0 {
+		if got := m.get(t, tc.name, tc.labels); got <= 0 {
 			t.Errorf("%s%v did not move", tc.name, tc.labels)
 		}
 	}
@@ -195,17 +192,17 @@ func TestOpsMetricsAndAuditLog(t *testing.T) {
 	}
 
 	// The audit records, in the log.
-	recs := opsJSONLines(t, p.stderr.String(), "audit")
+	recs := opsJSONLines(t, p.Stderr.String(), "audit")
 	count := map[string]int{}
 	for _, r := range recs {
 		count[fmt.Sprint(r["event"])]++
 	}
 	if count["bind_failure"] != 5 || count["password_change"] != 10 || len(recs) != 15 {
-		t.Fatalf("audit records: %v\n%s", count, p.stderr)
+		t.Fatalf("audit records: %v\n%s", count, p.Stderr)
 	}
 	// Each record carries the ids of the operation's log lines (its own
 	// line and "operation done"), and the client's address.
-	logs := opsJSONLines(t, p.stderr.String(), "")
+	logs := opsJSONLines(t, p.Stderr.String(), "")
 	for _, r := range recs {
 		if r["conn"] == nil || r["op"] == nil || r["msgid"] == nil || !strings.HasPrefix(fmt.Sprint(r["source"]), "127.0.0.") {
 			t.Errorf("record without ids or source: %v", r)
@@ -287,10 +284,10 @@ func TestOpsMetricsAndAuditLog(t *testing.T) {
 	if r := find("password_change", demoAliceDN, ""); r["actor"] != demoBobDN || r["outcome"] != "refused" || r["code"] != 50.0 || r["backend"] != "p1" {
 		t.Errorf("refused reset: %v", r)
 	}
-	if opsJSONLines(t, p.stderr.String(), "operation done") == nil {
+	if opsJSONLines(t, p.Stderr.String(), "operation done") == nil {
 		t.Error("no debug line: the test did not run at debug level")
 	}
-	opsNoPasswords(t, "the log", p.stderr.String()+p.stdout.String(), passwords)
+	opsNoPasswords(t, "the log", p.Stderr.String()+p.Stdout.String(), passwords)
 }
 
 // The test: with log.level debug, no password of any kind, in any
@@ -304,7 +301,7 @@ func TestOpsNoPasswordInOutput(t *testing.T) {
 	e.write(t)
 	p := opsServe(t, e)
 	passwords := opsDrive(t, e)
-	p.stop(t)
+	p.Stop(t)
 
 	raw, err := os.ReadFile(e.auditFile)
 	if err != nil {
@@ -314,14 +311,14 @@ func TestOpsNoPasswordInOutput(t *testing.T) {
 	if n := strings.Count(audit, "\n"); n != 13 {
 		t.Fatalf("%d audit records in the file, want 13:\n%s", n, audit)
 	}
-	if strings.Contains(p.stderr.String(), "msg=audit") {
+	if strings.Contains(p.Stderr.String(), "msg=audit") {
 		t.Error("audit records went to the log as well as to the file")
 	}
-	if !strings.Contains(p.stderr.String(), "level=DEBUG") {
+	if !strings.Contains(p.Stderr.String(), "level=DEBUG") {
 		t.Error("no debug line: the test did not run at debug level")
 	}
 	opsNoPasswords(t, "the audit file", audit, passwords)
-	opsNoPasswords(t, "the log", p.stderr.String()+p.stdout.String(), passwords)
+	opsNoPasswords(t, "the log", p.Stderr.String()+p.Stdout.String(), passwords)
 	// The client secret of the PingOne worker is a password too.
-	opsNoPasswords(t, "the log", p.stderr.String(), []string{demoClientSecret})
+	opsNoPasswords(t, "the log", p.Stderr.String(), []string{demoClientSecret})
 }

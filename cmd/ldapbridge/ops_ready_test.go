@@ -58,7 +58,7 @@ func TestOpsReadinessAndDrain(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	body = opsWaitStatus(t, readyz, 503)
@@ -69,8 +69,8 @@ func TestOpsReadinessAndDrain(t *testing.T) {
 		t.Fatalf("/healthz during the drain: %d", code)
 	}
 	select {
-	case <-p.done:
-		t.Fatalf("the process exited with an operation in flight:\n%s", p.stderr)
+	case <-p.Done:
+		t.Fatalf("the process exited with an operation in flight:\n%s", p.Stderr)
 	default:
 	}
 
@@ -80,11 +80,11 @@ func TestOpsReadinessAndDrain(t *testing.T) {
 		t.Error("the bind succeeded against a backend that never answered")
 	}
 	select {
-	case <-p.done:
+	case <-p.Done:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("no exit after the last operation ended:\n%s", p.stderr)
+		t.Fatalf("no exit after the last operation ended:\n%s", p.Stderr)
 	}
-	if p.err != nil {
-		t.Fatalf("exit: %v\n%s", p.err, p.stderr)
+	if p.Err != nil {
+		t.Fatalf("exit: %v\n%s", p.Err, p.Stderr)
 	}
 }

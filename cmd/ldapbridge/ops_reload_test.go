@@ -30,11 +30,11 @@ func TestOpsReload(t *testing.T) {
 	// A broken file: refused, logged with its line, nothing changes.
 	good := strings.Replace(opsRead(t, e.cfgPath), "routes:\n", "routes:\n  - base: \"ou=x,dc=example,dc=com\"\n    backend: nowhere\n", 1)
 	opsWriteFile(t, e.cfgPath, good+"bogus_key: 1\n")
-	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	opsWaitLog(t, p, 1, "configuration reload failed; keeping the previous configuration", `"trigger":"SIGHUP"`)
-	failed := opsJSONLines(t, p.stderr.String(), "configuration reload failed; keeping the previous configuration")
+	failed := opsJSONLines(t, p.Stderr.String(), "configuration reload failed; keeping the previous configuration")
 	msg, _ := failed[0]["err"].(string)
 	if !strings.Contains(msg, "line ") || !strings.Contains(msg, "bogus_key") || !strings.Contains(msg, "nowhere") {
 		t.Errorf("the reload error does not name every problem with its line: %q", msg)
@@ -43,7 +43,7 @@ func TestOpsReload(t *testing.T) {
 		t.Fatalf("bind after a failed reload: %v", err)
 	}
 	m := opsScrape(t, e.admin)
-	if m.get("ldapbridge_config_reloads_total", map[string]string{"result": "failure"}) != 1 || m.get("ldapbridge_config_last_reload_successful", nil) != 0 {
+	if m.get(t, "ldapbridge_config_reloads_total", map[string]string{"result": "failure"}) != 1 || m.get(t, "ldapbridge_config_last_reload_successful", nil) != 0 {
 		t.Errorf("metrics after a failed reload: %v %v", m["ldapbridge_config_reloads_total"], m["ldapbridge_config_last_reload_successful"])
 	}
 
@@ -56,7 +56,7 @@ func TestOpsReload(t *testing.T) {
 	e.level, e.watch = "debug", true
 	e.extra = "accounts:\n  - dn: " + svcDN + "\n    password_hash: \"" + string(hash) + "\"\nlimits:\n  idle_timeout: 5m\n"
 	e.write(t)
-	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	opsWaitLog(t, p, 1, "configuration reloaded", `"trigger":"SIGHUP"`)
@@ -66,7 +66,7 @@ func TestOpsReload(t *testing.T) {
 	}
 	opsWaitLog(t, p, 1, `"msg":"operation done"`) // debug is on now
 	m = opsScrape(t, e.admin)
-	if m.get("ldapbridge_config_reloads_total", map[string]string{"result": "success"}) != 1 || m.get("ldapbridge_config_last_reload_successful", nil) != 1 {
+	if m.get(t, "ldapbridge_config_reloads_total", map[string]string{"result": "success"}) != 1 || m.get(t, "ldapbridge_config_last_reload_successful", nil) != 1 {
 		t.Errorf("metrics after a reload: %v %v", m["ldapbridge_config_reloads_total"], m["ldapbridge_config_last_reload_successful"])
 	}
 
@@ -79,7 +79,7 @@ func TestOpsReload(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the change to the file was not picked up: bind %v\n%s", err, p.stderr)
+			t.Fatalf("the change to the file was not picked up: bind %v\n%s", err, p.Stderr)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

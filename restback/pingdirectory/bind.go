@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/restback/transport"
 )
 
 // stateAttributes are the operational attributes GET /me asks for: the
@@ -25,7 +26,7 @@ func (c *Client) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcom
 	if strings.Contains(req.DN, ":") {
 		return bridge.Fail(bridge.UnwillingToPerform, "this DN contains ':', which HTTP Basic authentication to PingDirectory cannot carry")
 	}
-	ex := c.send(ctx, "bind", func(ctx context.Context) (*http.Request, error) {
+	ex := c.send(ctx, transport.Read, callBind, func(ctx context.Context) (*http.Request, error) {
 		u := c.endpoint("", "me")
 		u.RawQuery = "includeAttributes=" + stateAttributes
 		r, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -39,24 +40,24 @@ func (c *Client) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcom
 		return r, nil
 	})
 	out := c.bindOutcome(ex, req.Controls.PasswordPolicy)
-	out.RequestID = requestID(ex.header)
+	out.RequestID = transport.RequestID(ex.Header)
 	return out
 }
 
-func (c *Client) bindOutcome(ex exchange, wantPolicy bool) bridge.Outcome {
-	if ex.err != nil {
+func (c *Client) bindOutcome(ex *exchange, wantPolicy bool) bridge.Outcome {
+	if ex.Err != nil {
 		return c.transportOutcome(opBind, ex)
 	}
-	if ex.status >= 200 && ex.status < 300 {
-		if ex.bodyErr != nil || !isJSON(ex.header.Get("Content-Type")) {
+	if ex.Status >= 200 && ex.Status < 300 {
+		if ex.BodyErr != nil || !transport.IsJSON(ex.Header.Get("Content-Type")) {
 			// A 200 that is not the entry (a proxy's page) proves nothing.
 			return bridge.Fail(bridge.Unavailable, fmt.Sprintf(
-				"PingDirectory backend %q answered HTTP %d without a readable JSON entry", c.name, ex.status))
+				"PingDirectory backend %q answered HTTP %d without a readable JSON entry", c.name, ex.Status))
 		}
-		st, err := decodeState(ex.body)
+		st, err := decodeState(ex.Body)
 		if err != nil {
 			return bridge.Fail(bridge.Unavailable, fmt.Sprintf(
-				"PingDirectory backend %q answered HTTP %d with an unreadable entry", c.name, ex.status))
+				"PingDirectory backend %q answered HTTP %d with an unreadable entry", c.name, ex.Status))
 		}
 		out := bridge.Outcome{Code: bridge.Success, MustChange: st.mustChange}
 		if wantPolicy {

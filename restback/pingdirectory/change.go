@@ -10,6 +10,7 @@ import (
 
 	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/pwcontrol"
+	"github.com/ldapbridge/ldapbridge/restback/transport"
 )
 
 // ChangePassword is one POST /directory/v1/{dn}/changePassword as the
@@ -39,7 +40,7 @@ func (c *Client) ChangePassword(ctx context.Context, req bridge.ChangeRequest) b
 	if !utf8.Valid(req.OldPassword.Bytes()) || !utf8.Valid(req.NewPassword.Bytes()) {
 		return bridge.Fail(bridge.UnwillingToPerform, "passwords must be valid UTF-8 for the PingDirectory REST API")
 	}
-	ex := c.send(ctx, "changePassword", func(ctx context.Context) (*http.Request, error) {
+	ex := c.send(ctx, transport.Change, callChangePassword, func(ctx context.Context) (*http.Request, error) {
 		body, err := changeBody(req.OldPassword, req.NewPassword)
 		if err != nil {
 			return nil, err
@@ -60,27 +61,27 @@ func (c *Client) ChangePassword(ctx context.Context, req bridge.ChangeRequest) b
 		return r, nil
 	})
 	out := c.changeOutcome(ctx, ex, !req.NewPassword.IsZero())
-	out.RequestID = requestID(ex.header)
+	out.RequestID = transport.RequestID(ex.Header)
 	return out
 }
 
 // changeOutcome maps the answer to a password change.
-func (c *Client) changeOutcome(ctx context.Context, ex exchange, newGiven bool) bridge.Outcome {
-	if ex.err != nil {
+func (c *Client) changeOutcome(ctx context.Context, ex *exchange, newGiven bool) bridge.Outcome {
+	if ex.Err != nil {
 		return c.transportOutcome(opChange, ex)
 	}
 	res, hasRes := readResult(ex)
 	var out bridge.Outcome
-	if ex.status >= 200 && ex.status < 300 {
+	if ex.Status >= 200 && ex.Status < 300 {
 		switch {
 		case !hasRes:
 			return bridge.Fail(bridge.Other, fmt.Sprintf(
 				"PingDirectory backend %q: outcome unknown: it answered HTTP %d but the answer could not be read; the password may have been changed",
-				c.name, ex.status))
+				c.name, ex.Status))
 		case !res.hasCode:
 			return bridge.Fail(bridge.Other, fmt.Sprintf(
 				"PingDirectory backend %q: outcome unknown: its HTTP %d answer has no resultCode; the password may have been changed",
-				c.name, ex.status))
+				c.name, ex.Status))
 		}
 		out = bridge.Outcome{Code: res.code, Diagnostic: res.diagnostic, MatchedDN: res.matchedDN}
 	} else {
@@ -147,19 +148,5 @@ func changeBody(oldPassword, newPassword bridge.Secret) ([]byte, error) {
 	return b, nil
 }
 
-// appendJSONString appends s, valid UTF-8, as a JSON string.
-func appendJSONString(dst, s []byte) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for _, ch := range s {
-		switch {
-		case ch == '"' || ch == '\\':
-			dst = append(dst, '\\', ch)
-		case ch < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[ch>>4], hex[ch&15])
-		default:
-			dst = append(dst, ch)
-		}
-	}
-	return append(dst, '"')
-}
+// appendJSONString is transport.AppendJSONString.
+func appendJSONString(dst, s []byte) []byte { return transport.AppendJSONString(dst, s) }

@@ -6,26 +6,24 @@ package pingdirectory
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/restback/transport"
 )
 
 // Config configures a Client.
 type Config struct {
 	Name      string            // backend name in diagnostics and logs; default "pingdirectory"
 	BaseURL   string            // e.g. https://pd.example.com:1443
-	CAFile    string            // PEM bundle of CAs to trust; "" = system roots
+	CAFile    string            // PEM bundle: trust only these CAs; "" = system roots
 	Timeout   time.Duration     // per HTTP request; default 10s
 	Transport http.RoundTripper // optional (tests); otherwise a tuned *http.Transport
 	// WrapTransport, when set, wraps the transport actually used (the
@@ -47,7 +45,7 @@ type Client struct {
 	name    string
 	base    *url.URL
 	timeout time.Duration
-	http    *http.Client
+	tr      *transport.Client
 	log     *slog.Logger
 	admin   bridge.Credentials
 }
@@ -79,9 +77,6 @@ func New(cfg Config) (*Client, error) {
 	case timeout == 0:
 		timeout = defaultTimeout
 	}
-	if cfg.Transport != nil && cfg.CAFile != "" {
-		bad("caFile and a custom transport are exclusive (the transport has its own TLS settings)")
-	}
 	if cfg.CAFile != "" && base != nil && base.Scheme != "https" {
 		bad("caFile %q is set but baseURL is not https", cfg.CAFile)
 	}
@@ -91,21 +86,14 @@ func New(cfg Config) (*Client, error) {
 	if strings.Contains(cfg.AdminDN, ":") {
 		bad("adminDN %q contains ':', which HTTP Basic authentication cannot carry", cfg.AdminDN)
 	}
-	rt := cfg.Transport
-	if rt == nil && len(problems) == 0 {
-		var pool *x509.CertPool
-		if cfg.CAFile != "" {
-			if pool, err = loadCAFile(cfg.CAFile); err != nil {
-				bad("%v", err)
-			}
+	var tr *transport.Client
+	if len(problems) == 0 {
+		if tr, err = transport.New(transport.Config{CAFile: cfg.CAFile, Transport: cfg.Transport, Wrap: cfg.WrapTransport}); err != nil {
+			bad("%v", err)
 		}
-		rt = newTransport(pool)
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("configure PingDirectory backend %q: %s", name, strings.Join(problems, "; "))
-	}
-	if cfg.WrapTransport != nil {
-		rt = cfg.WrapTransport(rt)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -119,14 +107,9 @@ func New(cfg Config) (*Client, error) {
 		name:    name,
 		base:    base,
 		timeout: timeout,
-		http: &http.Client{
-			Transport: rt,
-			// A redirect is a misconfigured base URL; following it would
-			// turn a POST into a GET or send credentials elsewhere.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		log:   log,
-		admin: bridge.Credentials{DN: cfg.AdminDN, Password: bridge.NewSecret(cfg.AdminPassword.Bytes())},
+		tr:      tr,
+		log:     log,
+		admin:   bridge.Credentials{DN: cfg.AdminDN, Password: bridge.NewSecret(cfg.AdminPassword.Bytes())},
 	}, nil
 }
 
@@ -156,38 +139,6 @@ func parseBaseURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-func loadCAFile(path string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read caFile: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("caFile %q holds no PEM certificate", path)
-	}
-	return pool, nil
-}
-
-// newTransport is a keep-alive pool sized for a bridge that sends many
-// concurrent binds to one host, HTTP/2 when the server offers it, TLS 1.2+.
-func newTransport(roots *x509.CertPool) *http.Transport {
-	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		Proxy:             http.ProxyFromEnvironment,
-		DialContext:       d.DialContext,
-		ForceAttemptHTTP2: true,
-		// Up to one idle connection per concurrent LDAP operation: a
-		// smaller pool churned thousands of new connections a second
-		// at 256 LDAP connections (docs/performance.md).
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots},
-	}
-}
-
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
@@ -196,24 +147,34 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Check reports whether the API answers at all: any HTTP status counts
-// (GET /directory/v1 needs no credentials); only a transport failure is an
-// error.
+// Check reports whether the base URL leads to the Directory REST API:
+// GET /directory/v1 needs no credentials. An answer of any status from the
+// API counts (an outage shows in the operations' results), but a 404 or an
+// answer that is not JSON means the base URL is wrong (an API path pasted
+// into it, a proxy's page), which must not look ready: every bind would
+// fail.
 func (c *Client) Check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint("", "").String(), nil)
-	if err != nil {
-		return fmt.Errorf("check PingDirectory backend %q: %w", c.name, err)
+	ex := c.send(ctx, transport.Read, callCheck, func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint("", "").String(), nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", acceptJSON)
+		req.Header.Set("User-Agent", userAgent)
+		return req, nil
+	})
+	switch {
+	case ex.Err != nil:
+		return fmt.Errorf("check PingDirectory backend %q: %s", c.name, transport.Describe(ex.Err))
+	case ex.Status == http.StatusNotFound || (ex.Status < 300 && !transport.IsJSON(ex.Header.Get("Content-Type"))):
+		return fmt.Errorf("check PingDirectory backend %q: %s%s answered HTTP %d without the Directory REST API's JSON; check its base URL (without %s)",
+			c.name, c.base.Redacted(), apiPath, ex.Status, apiPath)
 	}
-	req.Header.Set("Accept", acceptJSON)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("check PingDirectory backend %q: %s", c.name, describe(err))
-	}
-	resp.Body.Close()
 	return nil
 }
+
+// Close closes the client's idle connections (a reload retires it).
+func (c *Client) Close() { c.tr.Close() }
 
 // endpoint is {base}/directory/v1[/{dn}][/{suffix}]; the DN is one
 // percent-encoded path segment, set in RawPath so that nothing between

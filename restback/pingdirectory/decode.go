@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"mime"
 	"net/http"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/pwcontrol"
+	"github.com/ldapbridge/ldapbridge/restback/transport"
 )
 
 // OIDs of the response controls the bridge reads from "_controls".
@@ -113,43 +111,15 @@ func jsonString(raw json.RawMessage) (string, bool) {
 
 const maxDiagnostic = 512
 
-// sanitize makes backend text safe for a diagnostic: valid UTF-8, no
-// control characters, bounded length.
-func sanitize(s string, limit int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if len(s) > limit {
-		cut := limit
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
-}
-
-// isJSON reports whether a Content-Type names JSON (application/json,
-// application/hal+json or another +json type).
-func isJSON(contentType string) bool {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return false
-	}
-	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
-}
+// sanitize makes backend text safe for a diagnostic (transport.Sanitize).
+func sanitize(s string, limit int) string { return transport.Sanitize(s, limit) }
 
 // readResult decodes the body of a response when it claims to be JSON.
-func readResult(ex exchange) (apiResult, bool) {
-	if ex.bodyErr != nil || !isJSON(ex.header.Get("Content-Type")) || len(bytes.TrimSpace(ex.body)) == 0 {
+func readResult(ex *exchange) (apiResult, bool) {
+	if ex.BodyErr != nil || !transport.IsJSON(ex.Header.Get("Content-Type")) || len(bytes.TrimSpace(ex.Body)) == 0 {
 		return apiResult{}, false
 	}
-	res, err := decodeResult(ex.body)
+	res, err := decodeResult(ex.Body)
 	return res, err == nil
 }
 

@@ -126,31 +126,6 @@ func TestDecodeState(t *testing.T) {
 	}
 }
 
-func TestRetryAfterHeader(t *testing.T) {
-	now := mustTime(t, "Mon, 02 Jan 2006 15:04:05 GMT")
-	tests := []struct {
-		v    string
-		want int64 // seconds; -1: none
-	}{
-		{"", -1}, {"3", 3}, {"0", 0}, {"-1", -1}, {"abc", -1}, {"99999", -1},
-		{"Mon, 02 Jan 2006 15:04:07 GMT", 2}, {"Mon, 02 Jan 2006 15:04:00 GMT", 0},
-	}
-	for _, tc := range tests {
-		h := http.Header{}
-		if tc.v != "" {
-			h.Set("Retry-After", tc.v)
-		}
-		d, ok := retryAfter(h, now)
-		got := int64(-1)
-		if ok {
-			got = int64(d.Seconds())
-		}
-		if got != tc.want {
-			t.Errorf("Retry-After %q: %d, want %d", tc.v, got, tc.want)
-		}
-	}
-}
-
 // FuzzDecodeChangeResponse feeds arbitrary answers to the change decoder
 // and checks the invariants the front end relies on.
 func FuzzDecodeChangeResponse(f *testing.F) {
@@ -173,7 +148,7 @@ func FuzzDecodeChangeResponse(f *testing.F) {
 			_ = err
 		}
 		c := &Client{name: "fuzz", log: discardLogger()}
-		ex := exchange{status: status, header: http.Header{"Content-Type": {contentType}}, body: body, sent: true}
+		ex := &exchange{Status: status, Header: http.Header{"Content-Type": {contentType}}, Body: body, Sent: true}
 		out := c.changeOutcome(t.Context(), ex, newGiven)
 		if out.Code != bridge.Success && !out.GeneratedPassword.IsZero() {
 			t.Fatal("generated password on failure")

@@ -19,9 +19,8 @@ import (
 // misbehaving on the wire.
 func TestFaultsAgainstSimulator(t *testing.T) {
 	type result struct {
-		code      bridge.ResultCode
-		retryable bool
-		diag      string // substring
+		code bridge.ResultCode
+		diag string // substring
 	}
 	tests := []struct {
 		name     string
@@ -35,58 +34,58 @@ func TestFaultsAgainstSimulator(t *testing.T) {
 		{
 			name:  "429 without Retry-After",
 			fault: directorysim.Fault{Kind: directorysim.FaultStatus, Status: 429},
-			bind:  result{bridge.Busy, true, "busy"}, change: result{bridge.Busy, true, "busy"}, requests: 1,
+			bind:  result{bridge.Busy, "busy"}, change: result{bridge.Busy, "busy"}, requests: 1,
 		},
 		{
 			name:     "503 with a Retry-After beyond the deadline",
 			fault:    directorysim.Fault{Kind: directorysim.FaultStatus, Status: 503, RetryAfter: time.Second},
 			deadline: 400 * time.Millisecond,
-			bind:     result{bridge.Unavailable, true, "HTTP 503"}, change: result{bridge.Unavailable, true, "HTTP 503"}, requests: 1,
+			bind:     result{bridge.Unavailable, "HTTP 503"}, change: result{bridge.Unavailable, "HTTP 503"}, requests: 1,
 		},
 		{
 			name:  "503 without Retry-After",
 			fault: directorysim.Fault{Kind: directorysim.FaultStatus, Status: 503},
-			bind:  result{bridge.Unavailable, false, "HTTP 503"}, change: result{bridge.Unavailable, false, "HTTP 503"}, requests: 1,
+			bind:  result{bridge.Unavailable, "HTTP 503"}, change: result{bridge.Unavailable, "HTTP 503"}, requests: 1,
 		},
 		{
 			name:  "500",
 			fault: directorysim.Fault{Kind: directorysim.FaultStatus, Status: 500},
-			bind:  result{bridge.Unavailable, false, "HTTP 500"}, change: result{bridge.Unavailable, false, "HTTP 500"}, requests: 1,
+			bind:  result{bridge.Unavailable, "HTTP 500"}, change: result{bridge.Unavailable, "HTTP 500"}, requests: 1,
 		},
 		{
 			name:  "hang after processing",
 			fault: directorysim.Fault{Kind: directorysim.FaultHang, Process: true},
-			bind:  result{bridge.Unavailable, false, "timed out"}, change: result{bridge.Other, false, "outcome unknown"},
+			bind:  result{bridge.Unavailable, "timed out"}, change: result{bridge.Other, "outcome unknown"},
 			requests: 1, changed: true,
 		},
 		{
 			name:  "hang without processing",
 			fault: directorysim.Fault{Kind: directorysim.FaultHang},
-			bind:  result{bridge.Unavailable, false, "timed out"}, change: result{bridge.Other, false, "outcome unknown"},
+			bind:  result{bridge.Unavailable, "timed out"}, change: result{bridge.Other, "outcome unknown"},
 			requests: 1,
 		},
 		{
 			name:  "connection closed after processing",
 			fault: directorysim.Fault{Kind: directorysim.FaultCloseConn, Process: true},
-			bind:  result{bridge.Unavailable, false, "pd-test"}, change: result{bridge.Other, false, "outcome unknown"},
+			bind:  result{bridge.Unavailable, "pd-test"}, change: result{bridge.Other, "outcome unknown"},
 			requests: 1, changed: true,
 		},
 		{
 			name:  "HTML page with 200",
 			fault: directorysim.Fault{Kind: directorysim.FaultNonJSON},
-			bind:  result{bridge.Unavailable, false, "HTTP 200"}, change: result{bridge.Other, false, "outcome unknown"},
+			bind:  result{bridge.Unavailable, "HTTP 200"}, change: result{bridge.Other, "outcome unknown"},
 			requests: 1,
 		},
 		{
 			name:  "wrong content type",
 			fault: directorysim.Fault{Kind: directorysim.FaultWrongContentType},
-			bind:  result{bridge.Unavailable, false, "HTTP 200"}, change: result{bridge.Other, false, "outcome unknown"},
+			bind:  result{bridge.Unavailable, "HTTP 200"}, change: result{bridge.Other, "outcome unknown"},
 			requests: 1, changed: true,
 		},
 		{
 			name:  "truncated body",
 			fault: directorysim.Fault{Kind: directorysim.FaultTruncatedBody},
-			bind:  result{bridge.Unavailable, false, "HTTP 200"}, change: result{bridge.Other, false, "outcome unknown"},
+			bind:  result{bridge.Unavailable, "HTTP 200"}, change: result{bridge.Other, "outcome unknown"},
 			requests: 1, changed: true,
 		},
 	}
@@ -111,9 +110,8 @@ func TestFaultsAgainstSimulator(t *testing.T) {
 					out = c.ChangePassword(ctx, bridge.ChangeRequest{Target: aliceDN, Kind: bridge.SelfChange,
 						Actor: creds(aliceDN, alicePW), NewPassword: secret("New-Alice-2")})
 				}
-				if out.Code != want.code || out.Retryable != want.retryable || !strings.Contains(out.Diagnostic, want.diag) {
-					t.Fatalf("outcome %v retryable=%v %q, want %v retryable=%v %q", out.Code, out.Retryable, out.Diagnostic,
-						want.code, want.retryable, want.diag)
+				if out.Code != want.code || !strings.Contains(out.Diagnostic, want.diag) {
+					t.Fatalf("outcome %v %q, want %v %q", out.Code, out.Diagnostic, want.code, want.diag)
 				}
 				if !strings.Contains(out.Diagnostic, "pd-test") {
 					t.Fatalf("diagnostic does not name the backend: %q", out.Diagnostic)
@@ -129,13 +127,24 @@ func TestFaultsAgainstSimulator(t *testing.T) {
 	}
 }
 
-func TestRetryAfter429(t *testing.T) {
-	s, u := startSim(t, simPolicy, nil)
-	c, _ := newClient(t, u, nil)
-	s.SetFault(directorysim.Fault{Kind: directorysim.FaultStatus, Status: 429, RetryAfter: time.Millisecond, Count: 1})
-	out := selfChange(c, aliceDN, alicePW, "", "New-Alice-2")
-	if out.Code != bridge.Success || s.Requests() != 2 || !s.CheckPassword(aliceDN, "New-Alice-2") {
-		t.Fatalf("%+v after %d requests", out, s.Requests())
+// A 429 or 503 with a Retry-After that fits the deadline: a bind is sent
+// again; a change is not (the answer does not prove that nothing was
+// changed), it is busy or unavailable after exactly one request.
+func TestRetryAfterReadsOnly(t *testing.T) {
+	for _, status := range []int{429, 503} {
+		s, u := startSim(t, simPolicy, nil)
+		c, _ := newClient(t, u, nil)
+		s.SetFault(directorysim.Fault{Kind: directorysim.FaultStatus, Status: status, RetryAfter: time.Millisecond, Count: 1})
+		if out := bind(c, aliceDN, alicePW, false); out.Code != bridge.Success || s.Requests() != 2 {
+			t.Fatalf("%d: bind %+v after %d requests, want success after 2", status, out, s.Requests())
+		}
+		s.SetFault(directorysim.Fault{Kind: directorysim.FaultStatus, Status: status, RetryAfter: time.Millisecond, Count: 1})
+		before := s.Requests()
+		out := selfChange(c, aliceDN, alicePW, "", "New-Alice-2")
+		want := map[int]bridge.ResultCode{429: bridge.Busy, 503: bridge.Unavailable}[status]
+		if out.Code != want || s.Requests()-before != 1 || s.CheckPassword(aliceDN, "New-Alice-2") {
+			t.Fatalf("%d: change %+v after %d requests, want %v after exactly 1", status, out, s.Requests()-before, want)
+		}
 	}
 }
 
@@ -145,7 +154,7 @@ func TestConnectionRefused(t *testing.T) {
 		bind(c, aliceDN, alicePW, true),
 		selfChange(c, aliceDN, alicePW, "", "New-Alice-2"),
 	} {
-		if out.Code != bridge.Unavailable || !out.Retryable || !strings.Contains(out.Diagnostic, "refused") ||
+		if out.Code != bridge.Unavailable || !strings.Contains(out.Diagnostic, "refused") ||
 			!strings.Contains(out.Diagnostic, "pd-test") {
 			t.Fatalf("%+v", out)
 		}
@@ -194,17 +203,22 @@ func TestStatusTable(t *testing.T) {
 		changePolicy bridge.PolicyError
 		diag         string // expected in the change diagnostic
 	}{
-		{"400 plain", 400, "text/plain", "bad", bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "HTTP 400"},
+		{"400 plain", 400, "text/plain", "bad", bridge.UnwillingToPerform, bridge.Other, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "outcome unknown"},
 		{"400 constraint violation", 400, "application/json", tooShort, bridge.UnwillingToPerform, bridge.ConstraintViolation, bridge.PolicyErrorNone, bridge.PasswordTooShort, "too short"},
 		{"400 missing current password", 400, "application/json", missingCurrent, bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, bridge.MustSupplyOldPassword, "current password"},
 		{"400 bare result code and errorMessage", 400, "application/json", `{"resultCode":50,"errorMessage":"nope"}`, bridge.UnwillingToPerform, bridge.InsufficientAccessRights, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "nope"},
 		{"401", 401, "", "", bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "HTTP 401"},
 		{"401 saying locked", 401, "application/json", ppolicyLocked, bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.AccountLocked, bridge.AccountLocked, ""},
 		{"403", 403, "application/json", `{"resultCode":{"value":50},"diagnosticMessage":"denied"}`, bridge.InsufficientAccessRights, bridge.InsufficientAccessRights, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "denied"},
-		{"404 plain", 404, "text/html", "<h1>not found</h1>", bridge.InvalidCredentials, bridge.NoSuchObject, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "HTTP 404"},
-		{"404 JSON", 404, "application/json", `{"resultCode":{"value":32},"matchedDN":"dc=example,dc=com"}`, bridge.InvalidCredentials, bridge.NoSuchObject, bridge.PolicyErrorNone, bridge.PolicyErrorNone, ""},
+		// Wrong place is not wrong password: a proxy's page or the API's
+		// own 404 (a base URL with /directory/v1 pasted in) is an outage
+		// on a bind and an unknown outcome on a change without a result.
+		{"404 plain", 404, "text/html", "<h1>not found</h1>", bridge.Unavailable, bridge.Other, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "outcome unknown"},
+		{"404 JSON", 404, "application/json", `{"resultCode":{"value":32},"matchedDN":"dc=example,dc=com"}`, bridge.Unavailable, bridge.NoSuchObject, bridge.PolicyErrorNone, bridge.PolicyErrorNone, ""},
+		{"404 JSON without a result", 404, "application/json", `{"errorMessage":"The requested resource does not exist"}`, bridge.Unavailable, bridge.Other, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "outcome unknown"},
 		{"400 too young", 400, "application/json", tooYoung, bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, bridge.PasswordTooYoung, "too soon"},
-		{"409", 409, "", "", bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "HTTP 409"},
+		{"409", 409, "", "", bridge.UnwillingToPerform, bridge.Other, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "HTTP 409"},
+		{"409 with a result", 409, "application/json", `{"resultCode":{"value":53},"diagnosticMessage":"busy entry"}`, bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "busy entry"},
 		{"418", 418, "", "", bridge.Other, bridge.Other, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "HTTP 418"},
 		{"429", 429, "", "", bridge.Busy, bridge.Busy, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "429"},
 		{"500 with a result", 500, "application/json", `{"resultCode":{"value":80},"diagnosticMessage":"internal"}`, bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "internal"},
@@ -286,7 +300,7 @@ func TestTLS(t *testing.T) {
 	} {
 		c, _ := newClient(t, ts.URL, mod)
 		out := bind(c, aliceDN, alicePW, false)
-		if out.Code != bridge.Unavailable || !strings.Contains(out.Diagnostic, "TLS") || out.Retryable {
+		if out.Code != bridge.Unavailable || !strings.Contains(out.Diagnostic, "TLS") {
 			t.Fatalf("%s: %+v", name, out)
 		}
 		ch := selfChange(c, aliceDN, alicePW, "", "New-Alice-2")

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ldapbridge/ldapbridge/restback/sim/directorysim"
+	"github.com/ldapbridge/ldapbridge/restback/transport"
 )
 
 // recordingTransport records the requests it passes on.
@@ -20,7 +21,7 @@ type recordingTransport struct {
 
 func (rt *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	rt.mu.Lock()
-	rt.calls = append(rt.calls, r.Method+" "+r.URL.EscapedPath())
+	rt.calls = append(rt.calls, transport.CallName(r)+" "+r.Method+" "+r.URL.EscapedPath())
 	rt.mu.Unlock()
 	return rt.next.RoundTrip(r)
 }
@@ -53,10 +54,15 @@ func TestWrapTransport(t *testing.T) {
 	if out := selfChange(c, bobDN, bobPW, bobPW, "Second-Passw0rd1"); !out.OK() {
 		t.Fatalf("change: %v %s", out.Code, out.Diagnostic)
 	}
+	if err := c.Check(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	got := strings.Join(rec.calls, "\n")
-	if !strings.Contains(got, "GET /directory/v1/me") || !strings.Contains(got, "/changePassword") {
+	got := strings.Join(rec.calls, "\n") + "\n"
+	// The client names each of its calls itself (the metrics' call label).
+	if !strings.Contains(got, "bind GET /directory/v1/me\n") || !strings.Contains(got, "change_password POST /directory/v1/") ||
+		!strings.Contains(got, "check GET /directory/v1\n") {
 		t.Fatalf("the wrapper saw:\n%s", got)
 	}
 }

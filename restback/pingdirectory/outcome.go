@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/restback/transport"
 )
 
 // opKind tells the two operations apart where their failures differ: a
@@ -21,27 +21,31 @@ const (
 )
 
 // transportOutcome is the outcome when no response came back.
-func (c *Client) transportOutcome(op opKind, ex exchange) bridge.Outcome {
-	reason := describe(ex.err)
+func (c *Client) transportOutcome(op opKind, ex *exchange) bridge.Outcome {
+	reason := transport.Describe(ex.Err)
 	switch {
-	case op == opChange && ex.sent:
+	case op == opChange && ex.Sent:
 		return bridge.Fail(bridge.Other, fmt.Sprintf(
 			"PingDirectory backend %q: outcome unknown: %s after the request was sent; the password may have been changed",
 			c.name, reason))
-	case ex.canceled && errors.Is(ex.err, context.Canceled):
+	case ex.Canceled && errors.Is(ex.Err, context.Canceled):
 		return bridge.Fail(bridge.Canceled, "operation canceled")
 	default:
-		out := bridge.Fail(bridge.Unavailable, fmt.Sprintf("PingDirectory backend %q unavailable: %s", c.name, reason))
-		out.Retryable = !ex.sent && isDialError(ex.err)
-		return out
+		return bridge.Fail(bridge.Unavailable, fmt.Sprintf("PingDirectory backend %q unavailable: %s", c.name, reason))
 	}
 }
 
 // statusOutcome maps a non-2xx answer. For a password change a 4xx body's
 // own LDAP result code wins over the status, since it is "the LDAP result
 // code to return"; 429 and 5xx are outages whatever the body says.
-func (c *Client) statusOutcome(op opKind, ex exchange, res apiResult, hasRes bool) bridge.Outcome {
-	st := ex.status
+//
+// Wrong place is not wrong password: a 404 never says that credentials
+// are wrong (GET /me of an unknown DN is a 401), so on a bind it is an
+// outage (a base URL with the API path pasted in, a proxy's page); a
+// change answered by something that is not the API (no LDAP result in a
+// JSON body), or by a 404 that is not noSuchObject, has an unknown outcome.
+func (c *Client) statusOutcome(op opKind, ex *exchange, res apiResult, hasRes bool) bridge.Outcome {
+	st := ex.Status
 	detail := ""
 	if hasRes && res.diagnostic != "" {
 		detail = ": " + res.diagnostic
@@ -51,21 +55,21 @@ func (c *Client) statusOutcome(op opKind, ex exchange, res apiResult, hasRes boo
 		return bridge.Fail(bridge.Unavailable, fmt.Sprintf(
 			"PingDirectory backend %q answered HTTP %d (a redirect); check its baseURL", c.name, st))
 	case st == http.StatusTooManyRequests:
-		out := bridge.Fail(bridge.Busy, fmt.Sprintf("PingDirectory backend %q is busy (HTTP 429)%s", c.name, detail))
-		out.Retryable = true
-		return out
+		return bridge.Fail(bridge.Busy, fmt.Sprintf("PingDirectory backend %q is busy (HTTP 429)%s", c.name, detail))
 	case st >= 500 || st < 200:
-		out := bridge.Fail(bridge.Unavailable, fmt.Sprintf("PingDirectory backend %q unavailable: HTTP %d%s", c.name, st, detail))
-		_, hasRetry := retryAfter(ex.header, time.Now())
-		out.Retryable = st == http.StatusServiceUnavailable && hasRetry
-		return out
+		return bridge.Fail(bridge.Unavailable, fmt.Sprintf("PingDirectory backend %q unavailable: HTTP %d%s", c.name, st, detail))
+	case op == opBind && st == http.StatusNotFound:
+		return bridge.Fail(bridge.Unavailable, fmt.Sprintf(
+			"PingDirectory backend %q answered HTTP 404 to a bind; check its baseURL (without %s)", c.name, apiPath))
+	case op == opChange && st == http.StatusNotFound && !(hasRes && res.hasCode && res.code == bridge.NoSuchObject),
+		op == opChange && !(hasRes && res.hasCode) && st != http.StatusUnauthorized && st != http.StatusForbidden:
+		return bridge.Fail(bridge.Other, fmt.Sprintf(
+			"PingDirectory backend %q: outcome unknown: it answered HTTP %d without an LDAP result; the password may have been changed (check its baseURL)",
+			c.name, st))
 	}
 	code, ok := statusCodes[st]
 	if !ok {
 		code = bridge.Other
-	}
-	if op == opBind && st == http.StatusNotFound {
-		code = bridge.InvalidCredentials
 	}
 	if op == opChange && hasRes && res.hasCode && res.code != bridge.Success {
 		// The server's own result: its diagnostic, possibly none (a

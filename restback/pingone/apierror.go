@@ -149,6 +149,10 @@ func classify(status int, body []byte, requestID string) *opError {
 		oe.f, oe.detail = fCredentials, "the API refused a fresh access token ("+desc+")"
 	case status == http.StatusForbidden:
 		oe.f, oe.detail = fForbidden, desc
+	case status == http.StatusNotFound && e == nil:
+		// Not PingOne's answer (a proxy's page, an API URL with a path
+		// pasted in): wrong place is not an unknown user.
+		oe.f, oe.detail, oe.err = fProtocol, "HTTP 404 without PingOne's error body; check the API URL", derr
 	case status == http.StatusNotFound:
 		oe.f = fNotFound
 	case status == http.StatusTooManyRequests:

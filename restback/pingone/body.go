@@ -3,6 +3,8 @@ package pingone
 import (
 	"encoding/json"
 	"unicode/utf8"
+
+	"github.com/ldapbridge/ldapbridge/restback/transport"
 )
 
 // Request bodies that carry passwords are assembled by hand from the
@@ -72,22 +74,8 @@ func (bb *bodyBuilder) bytes() []byte {
 	return append(bb.b, '}')
 }
 
-// appendJSONString appends s, which must be valid UTF-8, as a JSON string.
-func appendJSONString(dst, s []byte) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for _, c := range s {
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
-}
+// appendJSONString is transport.AppendJSONString.
+func appendJSONString(dst, s []byte) []byte { return transport.AppendJSONString(dst, s) }
 
 // textPassword reports whether a password can travel in JSON unchanged
 // (PingOne passwords are text; an LDAP password may be any octets).

@@ -6,15 +6,11 @@ package pingone
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -22,6 +18,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/restback/transport"
 )
 
 // Config configures a Client.
@@ -57,7 +54,8 @@ type Config struct {
 	PolicyTTL time.Duration
 	// Timeout bounds each operation, retries included (default 15s).
 	Timeout time.Duration
-	// CAFile is a PEM bundle of extra trusted CAs (ignored with Transport).
+	// CAFile is a PEM bundle: PingOne's certificate must chain to one of
+	// these CAs, and only to them (see package transport).
 	CAFile string
 	// Transport replaces the HTTP transport (tests, proxies).
 	Transport http.RoundTripper
@@ -77,11 +75,16 @@ const (
 	defaultUserCacheTTL  = 5 * time.Minute
 	defaultPolicyTTL     = 10 * time.Minute
 	defaultTimeout       = 15 * time.Second
-	maxResponseBytes     = 1 << 20
 )
 
-// regions are the PingOne regions' top-level domains.
-var regions = map[string]bool{"com": true, "ca": true, "eu": true, "com.au": true, "sg": true, "asia": true}
+// regions are the PingOne regions' top-level domains (regionNames).
+var regions = func() map[string]bool {
+	m := make(map[string]bool, len(regionNames))
+	for _, r := range regionNames {
+		m[r] = true
+	}
+	return m
+}()
 
 // Client talks to one PingOne environment. It implements bridge.Backend
 // and is safe for concurrent use.
@@ -90,7 +93,7 @@ type Client struct {
 	envID    string
 	tokenURL string
 	apiBase  string // .../v1/environments/{envID}
-	http     *http.Client
+	tr       *transport.Client
 	timeout  time.Duration
 	log      *slog.Logger
 	now      func() time.Time
@@ -100,10 +103,11 @@ type Client struct {
 	users    *userCache
 	policies *policyCache
 
-	// traced: the transport reports request writes to httptrace
-	// (net/http's own does; a custom one may not).
-	traced  bool
 	onCache func(cache string, hit bool)
+	// life ends when the client is closed; the shared token, user and
+	// policy requests stop with it.
+	life context.Context
+	stop context.CancelFunc
 }
 
 var _ bridge.Backend = (*Client)(nil)
@@ -144,20 +148,12 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		problems = append(problems, err)
 	}
-	transport := cfg.Transport
-	if transport == nil {
-		t, err := newTransport(cfg.CAFile)
-		if err != nil {
-			problems = append(problems, err)
-		}
-		transport = t
+	tr, err := transport.New(transport.Config{CAFile: cfg.CAFile, Transport: cfg.Transport, Wrap: cfg.WrapTransport})
+	if err != nil {
+		problems = append(problems, err)
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("pingone: configure %q: %w", cfg.Name, errors.Join(problems...))
-	}
-	_, traced := transport.(*http.Transport)
-	if cfg.WrapTransport != nil {
-		transport = cfg.WrapTransport(transport)
 	}
 
 	c := &Client{
@@ -165,18 +161,12 @@ func New(cfg Config) (*Client, error) {
 		envID:    cfg.EnvironmentID,
 		tokenURL: authRoot + "/" + url.PathEscape(cfg.EnvironmentID) + "/as/token",
 		apiBase:  apiRoot + "/v1/environments/" + url.PathEscape(cfg.EnvironmentID),
-		// No client-wide timeout: each operation carries its deadline,
-		// and redirects are not followed (a password must not be
-		// re-posted to wherever a 3xx points).
-		http: &http.Client{
-			Transport:     transport,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		// No client-wide timeout: each operation carries its deadline.
+		tr:      tr,
 		timeout: orDefault(cfg.Timeout, defaultTimeout),
 		log:     cfg.Logger,
 		now:     time.Now,
 		filter:  filter,
-		traced:  traced,
 		onCache: cfg.CacheObserver,
 	}
 	if c.log == nil {
@@ -189,13 +179,15 @@ func New(cfg Config) (*Client, error) {
 		TokenURL:     c.tokenURL,
 		AuthStyle:    style,
 	}
-	c.tokens = newTokenCache(cc, c.http, func() time.Time { return c.now() }, c.timeout)
+	c.tokens = newTokenCache(cc, tr.HTTP(), func() time.Time { return c.now() }, c.timeout)
 	size := cfg.UserCacheSize
 	if size <= 0 {
 		size = defaultUserCacheSize
 	}
 	c.users = newUserCache(size, orDefault(cfg.UserCacheTTL, defaultUserCacheTTL), func() time.Time { return c.now() })
 	c.policies = &policyCache{ttl: orDefault(cfg.PolicyTTL, defaultPolicyTTL)}
+	c.life, c.stop = context.WithCancel(context.Background())
+	c.tokens.flight.life, c.users.flight.life, c.policies.flight.life = c.life, c.life, c.life
 	return c, nil
 }
 
@@ -234,31 +226,6 @@ func endpoints(cfg Config) (authRoot, apiRoot string, err error) {
 	return authRoot, apiRoot, nil
 }
 
-func newTransport(caFile string) (http.RoundTripper, error) {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	// See pingdirectory's newTransport: a small idle pool churns
-	// connections under many concurrent LDAP clients.
-	t.MaxIdleConns = 1024
-	t.MaxIdleConnsPerHost = 1024
-	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("read CA file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
-		}
-		t.TLSClientConfig.RootCAs = pool
-	}
-	return t, nil
-}
-
 // Check is the readiness probe: a token can be obtained and the API
 // answers (it reads the password policies, refreshing their cache).
 func (c *Client) Check(ctx context.Context) error {
@@ -268,6 +235,15 @@ func (c *Client) Check(ctx context.Context) error {
 		return fmt.Errorf("pingone %q: readiness: %w", c.name, err)
 	}
 	return nil
+}
+
+// Close stops the token refresh, user lookup or policy read in progress
+// (nothing refreshes in the background: a token is fetched when an
+// operation needs one) and closes the idle connections. Operations still
+// running finish; one that needed what was stopped fails as unavailable.
+func (c *Client) Close() {
+	c.stop()
+	c.tr.Close()
 }
 
 // cacheLookup reports a cache lookup to the CacheObserver, if any.

@@ -15,6 +15,9 @@ import (
 type flightGroup[K comparable, V any] struct {
 	mu sync.Mutex
 	m  map[K]*flightCall[V]
+	// life, when set, ends every shared call when it is done: the
+	// client's Close stops a token refresh or lookup in progress.
+	life context.Context
 }
 
 type flightCall[V any] struct {
@@ -33,8 +36,13 @@ func (g *flightGroup[K, V]) do(ctx context.Context, key K, timeout time.Duration
 		c = &flightCall[V]{done: make(chan struct{})}
 		g.m[key] = c
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		stop := func() bool { return false }
+		if g.life != nil {
+			stop = context.AfterFunc(g.life, cancel)
+		}
 		go func() {
 			defer cancel()
+			defer stop()
 			c.val, c.err = fn(fctx)
 			g.mu.Lock()
 			delete(g.m, key)

@@ -112,19 +112,6 @@ func FuzzDecodeResponses(f *testing.F) {
 	})
 }
 
-func FuzzParseRetryAfter(f *testing.F) {
-	for _, s := range []string{"1", "120", "0", "-1", "1.5", "Wed, 21 Oct 2015 07:28:00 GMT", "99999999999", " 3 ", ""} {
-		f.Add(s)
-	}
-	now := time.Date(2015, 10, 21, 7, 0, 0, 0, time.UTC)
-	f.Fuzz(func(t *testing.T, v string) {
-		d, ok := parseRetryAfter(v, now)
-		if ok && (d < 0 || d > maxRetryAfter) {
-			t.Fatalf("Retry-After %q gave %v", v, d)
-		}
-	})
-}
-
 // FuzzAppendJSONString: the hand-written password encoder produces JSON
 // that decodes to the same text.
 func FuzzAppendJSONString(f *testing.F) {

@@ -1,15 +1,15 @@
 package pingone
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/internal/testkit"
+	"github.com/ldapbridge/ldapbridge/internal/testkit/simkit"
 	"github.com/ldapbridge/ldapbridge/restback/sim/pingonesim"
 )
 
@@ -25,41 +25,6 @@ const (
 
 func dn(uid string) string { return "uid=" + uid + ",ou=people,dc=example,dc=com" }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// syncBuffer collects log output from concurrent operations.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is a simulator on a real socket and a client talking to it. Every
 // password a test uses is registered, and at the end the client's logs
 // (at debug level) must contain none of them.
@@ -67,10 +32,10 @@ type env struct {
 	t       testing.TB
 	sim     *pingonesim.Server
 	url     string
-	clk     *clock
+	clk     *testkit.Clock
 	c       *Client
 	ids     map[string]string
-	logs    *syncBuffer
+	logs    *testkit.LogBuffer
 	secrets []string
 }
 
@@ -78,9 +43,9 @@ type envOption func(*pingonesim.Config, *Config)
 
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
-	clk := &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 	scfg := pingonesim.Config{EnvironmentID: testEnv, ClientID: testClient, ClientSecret: testSecret, Now: clk.Now}
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	ccfg := Config{
 		Name:          "pingone-test",
 		EnvironmentID: testEnv,
@@ -92,26 +57,15 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&scfg, &ccfg)
 	}
-	sim := pingonesim.New(scfg)
-	u, err := sim.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
+	sim, u, ids := simkit.PingOne(t, scfg,
+		simkit.User{Name: "alice", Email: "alice@example.com", Password: alicePW},
+		simkit.User{Name: "bob", Email: "bob@example.com", Password: bobPW},
+		simkit.User{Name: "carol", Email: "carol@example.com", Password: carolPW})
 	if ccfg.AuthURL == "" {
 		ccfg.AuthURL, ccfg.APIURL = u, u
 	}
-	e := &env{t: t, sim: sim, url: u, clk: clk, ids: map[string]string{}, logs: logs,
+	e := &env{t: t, sim: sim, url: u, clk: clk, ids: ids, logs: logs,
 		secrets: []string{testSecret, alicePW, bobPW, carolPW}}
-	for _, usr := range []struct{ name, email, pw string }{
-		{"alice", "alice@example.com", alicePW},
-		{"bob", "bob@example.com", bobPW},
-		{"carol", "carol@example.com", carolPW},
-	} {
-		if e.ids[usr.name], err = sim.AddUser(usr.name, usr.email, usr.pw); err != nil {
-			t.Fatal(err)
-		}
-	}
 	e.c = e.client(ccfg)
 	t.Cleanup(e.checkLogs)
 	return e
@@ -132,14 +86,7 @@ func (e *env) secret(pw string) bridge.Secret {
 	return bridge.SecretString(pw)
 }
 
-func (e *env) checkLogs() {
-	logs := e.logs.String()
-	for _, s := range e.secrets {
-		if strings.Contains(logs, s) {
-			e.t.Errorf("a password (%d bytes) reached the logs", len(s))
-		}
-	}
-}
+func (e *env) checkLogs() { testkit.NoSecrets(e.t, "the logs", e.logs.String(), e.secrets...) }
 
 func (e *env) bind(uid, pw string, ctl bridge.RequestControls) bridge.Outcome {
 	e.t.Helper()

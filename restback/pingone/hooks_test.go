@@ -9,6 +9,7 @@ import (
 
 	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/restback/sim/pingonesim"
+	"github.com/ldapbridge/ldapbridge/restback/transport"
 )
 
 // countingTransport records the paths of the requests it passes on.
@@ -16,11 +17,13 @@ type countingTransport struct {
 	mu    sync.Mutex
 	next  http.RoundTripper
 	paths []string
+	calls []string // transport.CallName of each request
 }
 
 func (ct *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	ct.mu.Lock()
 	ct.paths = append(ct.paths, r.Method+" "+r.URL.Path)
+	ct.calls = append(ct.calls, transport.CallName(r))
 	ct.mu.Unlock()
 	return ct.next.RoundTrip(r)
 }
@@ -42,7 +45,7 @@ func TestMetricsHooks(t *testing.T) {
 			lookups = append(lookups, cache+map[bool]string{true: " hit", false: " miss"}[hit])
 		}
 	})
-	if !e.c.traced {
+	if !e.c.tr.Traced() {
 		t.Fatal("wrapping the default transport lost its write tracing (a failed change would look sent)")
 	}
 	for i := 0; i < 2; i++ {
@@ -61,7 +64,18 @@ func TestMetricsHooks(t *testing.T) {
 	out.GeneratedPassword.Wipe()
 	ct.mu.Lock()
 	got := strings.Join(ct.paths, "\n")
+	calls := strings.Join(ct.calls, " ")
 	ct.mu.Unlock()
+	// The client names each of its calls itself (the metrics' call
+	// label), never "other".
+	for _, want := range []string{callToken, callFindUser, callCheckPassword, callReadPolicy, callSetPassword} {
+		if !strings.Contains(" "+calls+" ", " "+want+" ") {
+			t.Errorf("no request was named %q: %s", want, calls)
+		}
+	}
+	if strings.Contains(" "+calls+" ", " "+transport.CallOther+" ") {
+		t.Errorf("an unnamed request: %s", calls)
+	}
 	for _, want := range []string{"POST /" + testEnv + "/as/token", "GET /v1/environments/" + testEnv + "/users", "/password", "GET /v1/environments/" + testEnv + "/passwordPolicies"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the wrapped transport did not see %q:\n%s", want, got)
@@ -78,11 +92,11 @@ func TestMetricsHooks(t *testing.T) {
 func TestTracedOnlyForNetHTTP(t *testing.T) {
 	cfg := Config{EnvironmentID: testEnv, ClientID: testClient, ClientSecret: bridge.SecretString(testSecret), Region: "eu"}
 	c, err := New(cfg)
-	if err != nil || !c.traced {
-		t.Fatalf("default transport: traced %v, err %v", c != nil && c.traced, err)
+	if err != nil || !c.tr.Traced() {
+		t.Fatalf("default transport: traced %v, err %v", c != nil && c.tr.Traced(), err)
 	}
 	cfg.Transport = &countingTransport{next: http.DefaultTransport}
-	if c, err = New(cfg); err != nil || c.traced {
-		t.Fatalf("custom transport: traced %v, err %v", c != nil && c.traced, err)
+	if c, err = New(cfg); err != nil || c.tr.Traced() {
+		t.Fatalf("custom transport: traced %v, err %v", c != nil && c.tr.Traced(), err)
 	}
 }

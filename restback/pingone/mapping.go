@@ -2,9 +2,9 @@ package pingone
 
 import (
 	"strings"
-	"unicode"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/restback/transport"
 )
 
 // failure is what went wrong, in PingOne's terms, before it becomes an
@@ -30,7 +30,7 @@ const (
 	fBadDN                         // the DN lacks what the user mapping needs
 	fCorrelation                   // the DN lacks what the gateway's correlation templates need
 	fBusy                          // 429
-	fUnreachable                   // not sent (dial failure), or 503: certainly not acted on
+	fUnreachable                   // not sent (dial failure), or 503
 	fServerError                   // other 5xx
 	fNoAnswer                      // a check or read was sent and not answered
 	fOutcomeUnknown                // a change was sent and not answered
@@ -43,9 +43,6 @@ const (
 type rule struct {
 	bind, change bridge.ResultCode
 	policy       bridge.PolicyError
-	// retryable marks outcomes whose request certainly did not reach
-	// PingOne's application (Outcome.Retryable).
-	retryable bool
 	// quiet rows answer a bind with invalidCredentials and no diagnostic
 	// of their own: the core words it as it words a wrong password, so
 	// that no client learns whether an account exists, is locked or has
@@ -70,30 +67,30 @@ type rule struct {
 // ppolicy control (ldapfront sends the control only then). See
 // docs/ping-api.md.
 var rules = [numFailures]rule{
-	fTooShort:       {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.PasswordTooShort, false, false, "the new password is too short for the password policy"},
-	fInHistory:      {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.PasswordInHistory, false, false, "the new password was used recently"},
-	fTooYoung:       {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.PasswordTooYoung, false, false, "the password was changed too recently to change it again"},
-	fQuality:        {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.InsufficientPasswordQuality, false, false, "the new password does not meet the password policy"},
-	fWrongPassword:  {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.PolicyErrorNone, false, true, "invalid credentials"},
-	fLocked:         {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.AccountLocked, false, true, "the account is locked after too many failed attempts"},
-	fExpired:        {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.PasswordExpired, false, false, "the password has expired"},
-	fNoPassword:     {bridge.InvalidCredentials, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, true, "PingOne holds no password for this user"},
-	fCheckRefused:   {bridge.InvalidCredentials, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, true, "PingOne refused the password check"},
-	fNoOldPassword:  {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.MustSupplyOldPassword, false, false, "must supply old password to change it"},
-	fRejected:       {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, false, "PingOne refused the request"},
-	fCredentials:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, false, false, "PingOne refused the bridge's worker application credentials"},
-	fForbidden:      {bridge.InsufficientAccessRights, bridge.InsufficientAccessRights, bridge.PolicyErrorNone, false, false, "the bridge's worker application may not do this in PingOne"},
-	fNotFound:       {bridge.InvalidCredentials, bridge.NoSuchObject, bridge.PolicyErrorNone, false, true, "no such user in PingOne"},
-	fAmbiguous:      {bridge.InvalidCredentials, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, true, "the DN matches more than one PingOne user"},
-	fBadDN:          {bridge.InvalidCredentials, bridge.NoSuchObject, bridge.PolicyErrorNone, false, true, "the DN does not name a PingOne user"},
-	fCorrelation:    {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, false, "cannot build the LDAP gateway correlation attributes"},
-	fBusy:           {bridge.Busy, bridge.Busy, bridge.PolicyErrorNone, true, false, "PingOne is rate limiting requests; try again later"},
-	fUnreachable:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, true, false, "PingOne is unavailable"},
-	fServerError:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, false, false, "PingOne is unavailable"},
-	fNoAnswer:       {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, false, false, "PingOne did not answer in time"},
-	fOutcomeUnknown: {bridge.Other, bridge.Other, bridge.PolicyErrorNone, false, false, "outcome unknown: PingOne did not answer the password change, which may or may not have been applied"},
-	fCanceled:       {bridge.Canceled, bridge.Canceled, bridge.PolicyErrorNone, false, false, "operation canceled"},
-	fProtocol:       {bridge.Other, bridge.Other, bridge.PolicyErrorNone, false, false, "unexpected answer from PingOne"},
+	fTooShort:       {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.PasswordTooShort, false, "the new password is too short for the password policy"},
+	fInHistory:      {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.PasswordInHistory, false, "the new password was used recently"},
+	fTooYoung:       {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.PasswordTooYoung, false, "the password was changed too recently to change it again"},
+	fQuality:        {bridge.ConstraintViolation, bridge.ConstraintViolation, bridge.InsufficientPasswordQuality, false, "the new password does not meet the password policy"},
+	fWrongPassword:  {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.PolicyErrorNone, true, "invalid credentials"},
+	fLocked:         {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.AccountLocked, true, "the account is locked after too many failed attempts"},
+	fExpired:        {bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.PasswordExpired, false, "the password has expired"},
+	fNoPassword:     {bridge.InvalidCredentials, bridge.UnwillingToPerform, bridge.PolicyErrorNone, true, "PingOne holds no password for this user"},
+	fCheckRefused:   {bridge.InvalidCredentials, bridge.UnwillingToPerform, bridge.PolicyErrorNone, true, "PingOne refused the password check"},
+	fNoOldPassword:  {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.MustSupplyOldPassword, false, "must supply old password to change it"},
+	fRejected:       {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, "PingOne refused the request"},
+	fCredentials:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, false, "PingOne refused the bridge's worker application credentials"},
+	fForbidden:      {bridge.InsufficientAccessRights, bridge.InsufficientAccessRights, bridge.PolicyErrorNone, false, "the bridge's worker application may not do this in PingOne"},
+	fNotFound:       {bridge.InvalidCredentials, bridge.NoSuchObject, bridge.PolicyErrorNone, true, "no such user in PingOne"},
+	fAmbiguous:      {bridge.InvalidCredentials, bridge.UnwillingToPerform, bridge.PolicyErrorNone, true, "the DN matches more than one PingOne user"},
+	fBadDN:          {bridge.InvalidCredentials, bridge.NoSuchObject, bridge.PolicyErrorNone, true, "the DN does not name a PingOne user"},
+	fCorrelation:    {bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, false, "cannot build the LDAP gateway correlation attributes"},
+	fBusy:           {bridge.Busy, bridge.Busy, bridge.PolicyErrorNone, false, "PingOne is rate limiting requests; try again later"},
+	fUnreachable:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, false, "PingOne is unavailable"},
+	fServerError:    {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, false, "PingOne is unavailable"},
+	fNoAnswer:       {bridge.Unavailable, bridge.Unavailable, bridge.PolicyErrorNone, false, "PingOne did not answer in time"},
+	fOutcomeUnknown: {bridge.Other, bridge.Other, bridge.PolicyErrorNone, false, "outcome unknown: PingOne did not answer the password change, which may or may not have been applied"},
+	fCanceled:       {bridge.Canceled, bridge.Canceled, bridge.PolicyErrorNone, false, "operation canceled"},
+	fProtocol:       {bridge.Unavailable, bridge.Other, bridge.PolicyErrorNone, false, "unexpected answer from PingOne"},
 }
 
 type opKind uint8
@@ -133,7 +130,7 @@ func (e *opError) Unwrap() error { return e.err }
 // outcome turns a failure into the LDAP outcome of op.
 func (e *opError) outcome(op opKind) bridge.Outcome {
 	r := rules[e.f]
-	out := bridge.Outcome{Code: r.change, Diagnostic: e.Error(), RequestID: e.requestID, Retryable: r.retryable}
+	out := bridge.Outcome{Code: r.change, Diagnostic: e.Error(), RequestID: e.requestID}
 	if op == opBind {
 		out.Code = r.bind
 		if r.quiet {
@@ -148,26 +145,8 @@ func (e *opError) outcome(op opKind) bridge.Outcome {
 }
 
 // sanitize makes server-provided text fit for a diagnostic: printable,
-// one line, bounded.
-func sanitize(s string, limit int) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if len(s) > limit {
-		cut := limit
-		for cut > 0 && !isRuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "..."
-	}
-	return s
-}
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+// one line, bounded (transport.Sanitize).
+func sanitize(s string, limit int) string { return transport.Sanitize(s, limit) }
 
 // scrub removes any of the secrets from server-provided text before it can
 // reach a diagnostic.

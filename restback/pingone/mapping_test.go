@@ -5,6 +5,10 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +23,6 @@ type want struct {
 	code       bridge.ResultCode
 	policy     bridge.PolicyError
 	mustChange bool
-	retryable  bool
 	diag       string // a substring of the diagnostic
 	// quiet: no diagnostic at all (the core words it as a wrong password)
 	quiet bool
@@ -27,9 +30,9 @@ type want struct {
 
 func (w want) check(t *testing.T, got bridge.Outcome) {
 	t.Helper()
-	if got.Code != w.code || policyErr(got) != w.policy || got.MustChange != w.mustChange || got.Retryable != w.retryable {
-		t.Errorf("outcome %v %q (policy %v, mustChange %v, retryable %v), want %v (policy %v, mustChange %v, retryable %v)",
-			got.Code, got.Diagnostic, policyErr(got), got.MustChange, got.Retryable, w.code, w.policy, w.mustChange, w.retryable)
+	if got.Code != w.code || policyErr(got) != w.policy || got.MustChange != w.mustChange {
+		t.Errorf("outcome %v %q (policy %v, mustChange %v), want %v (policy %v, mustChange %v)",
+			got.Code, got.Diagnostic, policyErr(got), got.MustChange, w.code, w.policy, w.mustChange)
 	}
 	if w.quiet && got.Diagnostic != "" {
 		t.Errorf("diagnostic %q, want none (answered as a wrong password)", got.Diagnostic)
@@ -67,7 +70,7 @@ func TestBindMapping(t *testing.T) {
 			},
 			want: want{code: bridge.Success, policy: none, mustChange: true}},
 		{name: "expired", uid: "alice", pw: alicePW, ctl: ppolicy,
-			setup: func(e *env) { e.clk.Add(183 * 24 * time.Hour) },
+			setup: func(e *env) { e.clk.Advance(183 * 24 * time.Hour) },
 			want:  want{code: bridge.InvalidCredentials, policy: bridge.PasswordExpired, diag: "expired"}},
 		{name: "locked", uid: "alice", pw: alicePW, ctl: ppolicy,
 			setup: func(e *env) {
@@ -88,10 +91,10 @@ func TestBindMapping(t *testing.T) {
 			want:  want{code: bridge.InsufficientAccessRights, policy: none, diag: "ACCESS_FAILED"}},
 		{name: "429 without Retry-After", uid: "alice", pw: alicePW,
 			setup: func(e *env) { e.sim.SetFault(pingonesim.Fault{Status: 429}) },
-			want:  want{code: bridge.Busy, policy: none, retryable: true}},
+			want:  want{code: bridge.Busy, policy: none}},
 		{name: "503", uid: "alice", pw: alicePW,
 			setup: func(e *env) { e.sim.SetFault(pingonesim.Fault{Status: 503}) },
-			want:  want{code: bridge.Unavailable, policy: none, retryable: true}},
+			want:  want{code: bridge.Unavailable, policy: none}},
 		{name: "500", uid: "alice", pw: alicePW,
 			setup: func(e *env) { e.sim.SetFault(pingonesim.Fault{Status: 500}) },
 			want:  want{code: bridge.Unavailable, policy: none, diag: "UNEXPECTED_ERROR"}},
@@ -117,7 +120,7 @@ func TestBindMapping(t *testing.T) {
 
 func TestBindExpiryWarning(t *testing.T) {
 	e := newEnv(t)
-	e.clk.Add(170 * 24 * time.Hour)
+	e.clk.Advance(170 * 24 * time.Hour)
 	out := e.bind("alice", alicePW, ppolicy)
 	if !out.OK() || out.Policy == nil || out.Policy.Warning != bridge.TimeBeforeExpiration || out.Policy.Error != bridge.PolicyErrorNone {
 		t.Fatalf("bind near expiry: %v %+v", out.Code, out.Policy)
@@ -190,7 +193,7 @@ func TestChangeMapping(t *testing.T) {
 			op:    admin("alice", "Fresh-Passw0rd#1"), want: want{code: bridge.InsufficientAccessRights, policy: none}},
 		{name: "429",
 			setup: func(e *env) { e.sim.SetFault(pingonesim.Fault{Target: pingonesim.TargetPassword, Status: 429}) },
-			op:    admin("alice", "Fresh-Passw0rd#1"), want: want{code: bridge.Busy, policy: none, retryable: true}},
+			op:    admin("alice", "Fresh-Passw0rd#1"), want: want{code: bridge.Busy, policy: none}},
 		{name: "500",
 			setup: func(e *env) { e.sim.SetFault(pingonesim.Fault{Target: pingonesim.TargetPassword, Status: 500}) },
 			op:    admin("alice", "Fresh-Passw0rd#1"), want: want{code: bridge.Unavailable, policy: none}},
@@ -352,16 +355,63 @@ func TestAmbiguousUser(t *testing.T) {
 	want{code: bridge.UnwillingToPerform, policy: bridge.PolicyErrorNone, diag: "more than one"}.check(t, e.adminReset("alice", "Fresh-Passw0rd#1", bridge.RouteOptions{}, noControls))
 }
 
-// Retry-After within the deadline is honoured: the request is repeated.
+// Retry-After within the deadline is honoured for a read: the bind is
+// repeated.
 func TestRetryAfterWithinDeadline(t *testing.T) {
 	for _, status := range []int{429, 503} {
 		e := newEnv(t)
 		e.bind("alice", alicePW, noControls) // token and user cached
 		e.sim.SetFault(pingonesim.Fault{Target: pingonesim.TargetPassword, Status: status, RetryAfter: time.Second, Times: 1})
 		var out bridge.Outcome
-		n := e.requests(func() { out = e.adminReset("alice", "Fresh-Passw0rd#1", bridge.RouteOptions{}, noControls) })
+		n := e.requests(func() { out = e.bind("alice", alicePW, noControls) })
 		if !out.OK() || n != 2 {
 			t.Errorf("%d with Retry-After 1: %v %q after %d requests, want success after 2", status, out.Code, out.Diagnostic, n)
+		}
+	}
+}
+
+// A password change is never sent twice: no answer proves that PingOne
+// did not act on it, so 429, 503 (with or without Retry-After) and a
+// refused token each reach PingOne exactly once and come back as an
+// outage for the client to retry.
+func TestChangeNeverResent(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault *pingonesim.Fault
+		want  bridge.ResultCode
+	}{
+		{"429", &pingonesim.Fault{Target: pingonesim.TargetPassword, Status: 429, Times: 1}, bridge.Busy},
+		{"429 with Retry-After", &pingonesim.Fault{Target: pingonesim.TargetPassword, Status: 429, RetryAfter: time.Second, Times: 1}, bridge.Busy},
+		{"503", &pingonesim.Fault{Target: pingonesim.TargetPassword, Status: 503, Times: 1}, bridge.Unavailable},
+		{"503 with Retry-After", &pingonesim.Fault{Target: pingonesim.TargetPassword, Status: 503, RetryAfter: time.Second, Times: 1}, bridge.Unavailable},
+		{"401 (token revoked)", nil, bridge.Unavailable},
+	}
+	for _, tc := range tests {
+		for _, op := range []string{"reset", "self change"} {
+			t.Run(tc.name+"/"+op, func(t *testing.T) {
+				e := newEnv(t)
+				e.bind("alice", alicePW, noControls) // token and user cached
+				if tc.fault != nil {
+					e.sim.SetFault(*tc.fault)
+				} else {
+					e.sim.RevokeTokens()
+				}
+				var out bridge.Outcome
+				n := e.requests(func() {
+					if op == "reset" {
+						out = e.adminReset("alice", "Fresh-Passw0rd#1", bridge.RouteOptions{}, noControls)
+					} else {
+						out = e.selfChange("alice", alicePW, "Fresh-Passw0rd#1", noControls)
+					}
+				})
+				if out.Code != tc.want || n != 1 {
+					t.Errorf("%v %q after %d requests, want %v after exactly 1", out.Code, out.Diagnostic, n, tc.want)
+				}
+				e.sim.SetFault(pingonesim.Fault{})
+				if got := e.bind("alice", "Fresh-Passw0rd#1", noControls); got.OK() {
+					t.Error("the change took effect although PingOne refused it")
+				}
+			})
 		}
 	}
 }
@@ -373,7 +423,7 @@ func TestRetryAfterBeyondDeadline(t *testing.T) {
 	e.sim.SetFault(pingonesim.Fault{Target: pingonesim.TargetPassword, Status: 429, RetryAfter: 5 * time.Second})
 	var out bridge.Outcome
 	n := e.requests(func() { out = e.bind("alice", alicePW, noControls) })
-	want{code: bridge.Busy, policy: bridge.PolicyErrorNone, retryable: true}.check(t, out)
+	want{code: bridge.Busy, policy: bridge.PolicyErrorNone}.check(t, out)
 	if n != 1 {
 		t.Errorf("%d requests, want 1", n)
 	}
@@ -388,7 +438,7 @@ func TestConnectionRefused(t *testing.T) {
 	ln.Close()
 	e := newEnv(t, func(_ *pingonesim.Config, c *Config) { c.AuthURL, c.APIURL = dead, dead })
 	out := e.bind("alice", alicePW, noControls)
-	want{code: bridge.Unavailable, policy: bridge.PolicyErrorNone, retryable: true, diag: "refused"}.check(t, out)
+	want{code: bridge.Unavailable, policy: bridge.PolicyErrorNone, diag: "refused"}.check(t, out)
 
 	// The API going away after a token was obtained: the same.
 	e2 := newEnv(t)
@@ -396,9 +446,9 @@ func TestConnectionRefused(t *testing.T) {
 	e2.sim.Close()
 	// As after a moment: the transport drops the connections the server
 	// closed (a request racing onto one would be "sent, no answer").
-	e2.c.http.CloseIdleConnections()
-	want{code: bridge.Unavailable, policy: bridge.PolicyErrorNone, retryable: true}.check(t, e2.bind("alice", alicePW, noControls))
-	want{code: bridge.Unavailable, policy: bridge.PolicyErrorNone, retryable: true}.check(t, e2.adminReset("alice", "Fresh-Passw0rd#1", bridge.RouteOptions{}, noControls))
+	e2.c.Close()
+	want{code: bridge.Unavailable, policy: bridge.PolicyErrorNone}.check(t, e2.bind("alice", alicePW, noControls))
+	want{code: bridge.Unavailable, policy: bridge.PolicyErrorNone}.check(t, e2.adminReset("alice", "Fresh-Passw0rd#1", bridge.RouteOptions{}, noControls))
 }
 
 // A change that hangs after it was sent: outcome unknown, never retried.
@@ -431,11 +481,230 @@ func TestCanceled(t *testing.T) {
 
 // Every failure has a row, and the rows are consistent with the design's
 // table.
+// readmeRows says which failures each row of the table in README.md's
+// "How results are mapped" section stands for, by the row's first cell.
+// The README is the documentation users read: TestRulesComplete checks
+// that the rules table says what it says. A row that names several
+// outcomes with " / " (in its first cell and in a result cell) lists its
+// failures in the same order.
+var readmeRows = map[string]struct {
+	success      bool      // the row is PingOne's success: no failure
+	bind, change []failure // the failures the bind and change columns describe
+}{
+	"200": {success: true},
+	"400 `unsatisfiedRequirements` only `length` / only `history` / `minAgeDays` / other": {
+		change: []failure{fTooShort, fInHistory, fTooYoung, fQuality}},
+	"400 wrong password or current password": {bind: []failure{fWrongPassword}, change: []failure{fWrongPassword}},
+	"PASSWORD_EXPIRED":                       {bind: []failure{fExpired}, change: []failure{fExpired}},
+	"PASSWORD_LOCKED_OUT":                    {bind: []failure{fLocked}, change: []failure{fLocked}},
+	// The check's refusals answer a bind as a wrong password does (no
+	// enumeration); a change of such a user is refused as unwilling.
+	"NO_PASSWORD / any other 400 of the check": {bind: []failure{fNoPassword, fCheckRefused}, change: []failure{fNoPassword}},
+	"self change with no current password":     {change: []failure{fNoOldPassword}},
+	"403":                                      {bind: []failure{fForbidden}, change: []failure{fForbidden}},
+	"404, no user (or several) for the DN":     {bind: []failure{fNotFound, fAmbiguous}, change: []failure{fNotFound}},
+	"429 (retried within the deadline when Retry-After allows)": {bind: []failure{fBusy}, change: []failure{fBusy}},
+	"5xx, connection refused, DNS or TLS failure, worker token refused": {
+		bind:   []failure{fServerError, fUnreachable, fCredentials},
+		change: []failure{fServerError, fUnreachable, fCredentials}},
+	"request sent, no answer": {bind: []failure{fNoAnswer}, change: []failure{fOutcomeUnknown}},
+}
+
+// undocumented are the failures the README's table leaves out, each for a
+// reason; every other failure must be in some row.
+var undocumented = map[failure]string{
+	fRejected:    "any other 400: PingOne's message is passed on",
+	fBadDN:       "a DN outside the user mapping is covered by the mapping's own documentation",
+	fCorrelation: "gateway correlation is documented with SetGateway",
+	fCanceled:    "the client gave up: nothing to map",
+	fProtocol:    "an answer the client cannot use is a bug on one side",
+}
+
+// readmeMappingTable returns the rows of the table in README.md's "How
+// results are mapped" section, each as its trimmed cells.
+func readmeMappingTable(t *testing.T) [][]string {
+	t.Helper()
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(raw), "\n## How results are mapped\n")
+	if !ok {
+		t.Fatal(`README.md has no "## How results are mapped" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var rows [][]string
+	for _, line := range strings.Split(section, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "|") {
+			if len(rows) > 0 {
+				break // the end of the table
+			}
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		rows = append(rows, cells)
+	}
+	if len(rows) < 3 || rows[0][0] != "PingOne" || !strings.HasPrefix(rows[1][0], "---") {
+		t.Fatalf("README.md's mapping table is not where or what the test expects: %q", rows)
+	}
+	return rows[2:]
+}
+
+var (
+	namedNumber = regexp.MustCompile(`([A-Za-z]+) \((\d+)\)`)
+	bareNumber  = regexp.MustCompile(`^\d+$`)
+)
+
+// cellValues reads the numbers a result cell gives, "name (n)" or bare
+// "n", one per " / "-separated part, with their names ("" for bare ones).
+func cellValues(t *testing.T, cell string) (nums []int, names []string) {
+	t.Helper()
+	if cell == "" {
+		return nil, nil
+	}
+	for _, part := range strings.Split(cell, " / ") {
+		part = strings.TrimSpace(part)
+		if m := namedNumber.FindStringSubmatch(part); m != nil {
+			n, _ := strconv.Atoi(m[2])
+			nums, names = append(nums, n), append(names, m[1])
+		} else if bareNumber.MatchString(part) {
+			n, _ := strconv.Atoi(part)
+			nums, names = append(nums, n), append(names, "")
+		} else {
+			t.Errorf("README cell %q: part %q gives no number", cell, part)
+		}
+	}
+	return nums, names
+}
+
+// perFailure spreads a cell's values over fs: one value for all, or one
+// each in order.
+func perFailure(t *testing.T, row, column string, fs []failure, nums []int, names []string) map[failure]struct {
+	num  int
+	name string
+} {
+	t.Helper()
+	out := map[failure]struct {
+		num  int
+		name string
+	}{}
+	switch {
+	case len(nums) == 1:
+		for _, f := range fs {
+			out[f] = struct {
+				num  int
+				name string
+			}{nums[0], names[0]}
+		}
+	case len(nums) == len(fs):
+		for i, f := range fs {
+			out[f] = struct {
+				num  int
+				name string
+			}{nums[i], names[i]}
+		}
+	default:
+		t.Errorf("README row %q, %s column: %d values for %d failures", row, column, len(nums), len(fs))
+	}
+	return out
+}
+
 func TestRulesComplete(t *testing.T) {
 	for f := failure(0); f < numFailures; f++ {
 		r := rules[f]
 		if r.bind == 0 || r.change == 0 || r.diag == "" || r.policy == 0 && f != fExpired {
 			t.Errorf("failure %d has an incomplete rule %+v", f, r)
+		}
+	}
+
+	// Every row of the README's table is in the rules with the same LDAP
+	// codes and ppolicy errors.
+	documented := map[failure]bool{}
+	seen := map[string]bool{}
+	for _, cells := range readmeMappingTable(t) {
+		if len(cells) != 4 {
+			t.Errorf("README row %q has %d cells, want 4", cells, len(cells))
+			continue
+		}
+		row := cells[0]
+		fs, ok := readmeRows[row]
+		if !ok {
+			t.Errorf("README row %q is not known to this test: add it to readmeRows", row)
+			continue
+		}
+		seen[row] = true
+		if fs.success {
+			if !strings.HasPrefix(cells[1], "success") || !strings.HasPrefix(cells[2], "success") || cells[3] != "" {
+				t.Errorf("README row %q: want success, success and no ppolicy error, got %q", row, cells[1:])
+			}
+			continue
+		}
+		for _, col := range []struct {
+			name string
+			cell string
+			fs   []failure
+			code func(rule) bridge.ResultCode
+		}{
+			{"bind", cells[1], fs.bind, func(r rule) bridge.ResultCode { return r.bind }},
+			{"password change", cells[2], fs.change, func(r rule) bridge.ResultCode { return r.change }},
+		} {
+			nums, names := cellValues(t, col.cell)
+			if (len(nums) == 0) != (len(col.fs) == 0) {
+				t.Errorf("README row %q, %s column %q: the test expects failures %v there", row, col.name, col.cell, col.fs)
+				continue
+			}
+			for f, v := range perFailure(t, row, col.name, col.fs, nums, names) {
+				documented[f] = true
+				got := col.code(rules[f])
+				if int(got) != v.num || (v.name != "" && got.String() != v.name) {
+					t.Errorf("README row %q documents %s %s (%d) for failure %d; rules say %v (%d)",
+						row, col.name, v.name, v.num, f, got, int(got))
+				}
+			}
+		}
+		// The ppolicy column covers every failure of the row; empty means
+		// no ppolicy error.
+		all := append([]failure(nil), fs.change...)
+		for _, f := range fs.bind {
+			if !slices.Contains(all, f) {
+				all = append(all, f)
+			}
+		}
+		nums, names := cellValues(t, cells[3])
+		var pol map[failure]struct {
+			num  int
+			name string
+		}
+		if len(nums) > 0 {
+			pol = perFailure(t, row, "ppolicy", fs.change, nums, names)
+		}
+		for _, f := range all {
+			got := rules[f].policy
+			v, ok := pol[f]
+			switch {
+			case !ok && got != bridge.PolicyErrorNone:
+				t.Errorf("README row %q documents no ppolicy error for failure %d; rules say %v", row, f, got)
+			case ok && (int(got) != v.num || (v.name != "" && got.String() != v.name)):
+				t.Errorf("README row %q documents ppolicy error %s (%d) for failure %d; rules say %v (%d)", row, v.name, v.num, f, got, int(got))
+			}
+		}
+	}
+	for row := range readmeRows {
+		if !seen[row] {
+			t.Errorf("README.md's mapping table no longer has the row %q", row)
+		}
+	}
+	for f := failure(0); f < numFailures; f++ {
+		_, skip := undocumented[f]
+		switch {
+		case documented[f] && skip:
+			t.Errorf("failure %d is documented in README.md and listed as undocumented", f)
+		case !documented[f] && !skip:
+			t.Errorf("failure %d (%q) is in no row of README.md's mapping table", f, rules[f].diag)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/restback/transport"
 )
 
 // passwordState is PingOne's password state resource, as the password
@@ -453,12 +453,5 @@ func fillTemplate(tmpl string, dn *ldap.DN) (string, error) {
 	}
 }
 
-// isJSONMedia reports whether a Content-Type is JSON: application/json,
-// application/hal+json or any other +json type.
-func isJSONMedia(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return false
-	}
-	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
-}
+// isJSONMedia reports whether a Content-Type is JSON (transport.IsJSON).
+func isJSONMedia(ct string) bool { return transport.IsJSON(ct) }

@@ -149,9 +149,14 @@ func (pc *policyCache) get(ctx context.Context, c *Client) (*passwordPolicy, *op
 // fetch reads the policy from PingOne now.
 func (pc *policyCache) fetch(ctx context.Context, c *Client) (*passwordPolicy, *opError) {
 	p, err := pc.flight.do(ctx, struct{}{}, c.timeout, func(ctx context.Context) (*passwordPolicy, error) {
-		resp, oe := c.call(ctx, readCall, http.MethodGet, "/passwordPolicies", nil, "", nil)
+		resp, oe := c.call(ctx, readCall, callReadPolicy, http.MethodGet, "/passwordPolicies", nil, "", nil)
 		if oe != nil {
 			return nil, oe
+		}
+		if resp.status == http.StatusNotFound {
+			// The environment's policies always exist: a 404 means the
+			// API URL is wrong (readiness fails on it).
+			return nil, &opError{f: fProtocol, detail: "the password policies answered HTTP 404; check the API URL", requestID: resp.requestID}
 		}
 		if resp.status != http.StatusOK {
 			return nil, classify(resp.status, resp.body, resp.requestID)

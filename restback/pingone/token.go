@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/ldapbridge/ldapbridge/restback/transport"
 )
 
 // tokenCache holds the worker application's access token: reused until
@@ -59,7 +61,7 @@ func (t *tokenCache) fetch(ctx context.Context) (string, error) {
 		return tok, nil
 	}
 	start := t.now()
-	tok, err := t.cc.Token(context.WithValue(ctx, oauth2.HTTPClient, t.hc))
+	tok, err := t.cc.Token(context.WithValue(transport.WithCall(ctx, callToken), oauth2.HTTPClient, t.hc))
 	if err != nil {
 		return "", err
 	}
@@ -117,8 +119,8 @@ func tokenFailure(ctx context.Context, err error) *opError {
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return &opError{f: fCanceled, err: err}
 	}
-	if isDialError(err) {
-		return &opError{f: fUnreachable, detail: "token request: " + netDetail(err), notSent: true, err: err}
+	if transport.IsDialError(err) {
+		return &opError{f: fUnreachable, detail: "token request: " + transport.Describe(err), notSent: true, err: err}
 	}
-	return &opError{f: fUnreachable, detail: "token request: " + netDetail(err), err: err}
+	return &opError{f: fUnreachable, detail: "token request: " + transport.Describe(err), err: err}
 }

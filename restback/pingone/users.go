@@ -16,6 +16,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/restback/transport"
 )
 
 // filterTemplate is a SCIM filter with {attr} placeholders, each inside a
@@ -239,9 +240,14 @@ func (c *Client) resolve(ctx context.Context, dn string) (resolved, *opError) {
 }
 
 func (c *Client) searchUser(ctx context.Context, filter string) (string, *opError) {
-	resp, oe := c.call(ctx, readCall, http.MethodGet, "/users", url.Values{"filter": {filter}}, "", nil)
+	resp, oe := c.call(ctx, readCall, callFindUser, http.MethodGet, "/users", url.Values{"filter": {filter}}, "", nil)
 	if oe != nil {
 		return "", oe
+	}
+	if resp.status == http.StatusNotFound {
+		// A search finds no one with a 200; a 404 means the API URL does
+		// not lead to the users (a path pasted in, a proxy).
+		return "", &opError{f: fProtocol, detail: "the user search answered HTTP 404; check the API URL", requestID: resp.requestID}
 	}
 	if resp.status != http.StatusOK {
 		return "", classify(resp.status, resp.body, resp.requestID)
@@ -300,6 +306,16 @@ func validID(id string) bool {
 	return true
 }
 
+// isAPIError reports whether an answer is PingOne's JSON error body, not
+// a proxy's page.
+func isAPIError(resp *response) bool {
+	if !transport.IsJSON(resp.header.Get("Content-Type")) {
+		return false
+	}
+	_, err := decodeAPIError(resp.body)
+	return err == nil
+}
+
 // userCall resolves dn and sends a password request for that user. A 404
 // for a cached id means the user went away: the entry is dropped and the
 // lookup and request are made once more (PingOne acted on nothing).
@@ -309,11 +325,14 @@ func (c *Client) userCall(ctx context.Context, dn string, kind callKind, method,
 		if oe != nil {
 			return nil, oe
 		}
-		resp, oe := c.call(ctx, kind, method, "/users/"+url.PathEscape(u.id)+"/password", nil, mediaType, body)
+		resp, oe := c.call(ctx, kind, passwordCalls[mediaType], method, "/users/"+url.PathEscape(u.id)+"/password", nil, mediaType, body)
 		if oe != nil {
 			return nil, oe
 		}
-		if resp.status == http.StatusNotFound {
+		if resp.status == http.StatusNotFound && isAPIError(resp) {
+			// PingOne's own 404: no user has this id, so nothing was
+			// done to one, which is the proof a change needs to be sent
+			// again (transport.MayResend alone would refuse it).
 			c.users.evict(u.key)
 			if u.cached && attempt == 0 {
 				continue

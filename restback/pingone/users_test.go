@@ -38,7 +38,7 @@ func TestUserCacheTTL(t *testing.T) {
 	if n := e.requests(func() { e.bind("alice", alicePW, noControls) }); n != 1 {
 		t.Errorf("within TTL: %d requests, want 1", n)
 	}
-	e.clk.Add(61 * time.Second)
+	e.clk.Advance(61 * time.Second)
 	if n := e.requests(func() { e.bind("alice", alicePW, noControls) }); n != 2 {
 		t.Errorf("after TTL: %d requests, want 2", n)
 	}

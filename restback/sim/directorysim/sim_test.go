@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/internal/testkit"
 	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
@@ -30,25 +31,8 @@ const (
 	vdOID    = "1.3.6.1.4.1.30221.2.5.41"
 )
 
-// clock is a settable time source for the policy's durations.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is a settable time source for the policy's durations.
+func newClock() *testkit.Clock { return testkit.NewClock(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)) }
 
 var testPolicy = Policy{
 	MinLength: 8, MinDigits: 1, MinUpper: 1, MinLower: 1,
@@ -56,7 +40,7 @@ var testPolicy = Policy{
 }
 
 // start runs a simulator with admin, alice and bob on 127.0.0.1.
-func start(t *testing.T, p Policy, clk *clock) (*Server, string) {
+func start(t *testing.T, p Policy, clk *testkit.Clock) (*Server, string) {
 	t.Helper()
 	cfg := Config{Policy: p, Admins: []string{adminDN}}
 	if clk != nil {

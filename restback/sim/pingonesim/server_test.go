@@ -13,10 +13,10 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ldapbridge/ldapbridge/internal/testkit"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -26,30 +26,13 @@ const (
 	secret   = "worker-s3cret"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *testkit.Clock { return testkit.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 type fixture struct {
 	t     *testing.T
 	s     *Server
 	url   string
-	clk   *clock
+	clk   *testkit.Clock
 	tok   string
 	alice string // user ids
 	bob   string
@@ -87,7 +70,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 // possibly expired.
 func (f *fixture) advance(d time.Duration) {
 	f.t.Helper()
-	f.clk.Add(d)
+	f.clk.Advance(d)
 	_, body, _ := f.token("basic", clientID, secret)
 	f.tok = body["access_token"].(string)
 }
@@ -233,7 +216,7 @@ func TestTokenExpiryAndRevocation(t *testing.T) {
 	if status, _ := f.api(http.MethodGet, "/passwordPolicies", "", nil); status != 200 {
 		t.Fatalf("fresh token: %d", status)
 	}
-	f.clk.Add(time.Minute)
+	f.clk.Advance(time.Minute)
 	status, body := f.api(http.MethodGet, "/passwordPolicies", "", nil)
 	if status != 401 || body["code"] != "ACCESS_FAILED" {
 		t.Fatalf("expired token: %d %v", status, body)

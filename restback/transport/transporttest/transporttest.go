@@ -1,0 +1,245 @@
+// Package transporttest holds what the backends' tests of the transport
+// rules share: a certificate authority that writes its own ca_file, and a
+// raw TCP server that breaks a request at a chosen stage.
+package transporttest
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// CA is a test certificate authority.
+type CA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	// File is a PEM file holding the CA's certificate (a ca_file).
+	File string
+}
+
+// NewCA makes a CA and writes its certificate to a file in t's temporary
+// directory.
+func NewCA(t testing.TB, name string) *CA {
+	t.Helper()
+	ca, err := newCA(t.TempDir(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+func newCA(dir, name string) (*CA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	file := filepath.Join(dir, name+".pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		return nil, err
+	}
+	return &CA{cert: cert, key: key, File: file}, nil
+}
+
+// InstallSystemCA makes a CA the process's only system root (through
+// SSL_CERT_FILE and SSL_CERT_DIR, which crypto/x509 reads once, on first
+// use): call it from TestMain before anything verifies a certificate. A
+// server signed by it is trusted by a client with the system roots, which
+// is what a test of "ca_file means only these CAs" needs to be able to
+// fail. The returned function removes its files.
+func InstallSystemCA() (*CA, func(), error) {
+	dir, err := os.MkdirTemp("", "systemca")
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	ca, err := newCA(dir, "system-root")
+	if err == nil {
+		empty := filepath.Join(dir, "certs")
+		if err = os.Mkdir(empty, 0o700); err == nil {
+			os.Setenv("SSL_CERT_FILE", ca.File)
+			os.Setenv("SSL_CERT_DIR", empty)
+		}
+	}
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return ca, cleanup, nil
+}
+
+// Leaf issues a server certificate for 127.0.0.1 and localhost.
+func (ca *CA) Leaf(t testing.TB) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der, ca.cert.Raw}, PrivateKey: key}
+}
+
+// Stage is where a StageServer breaks a request.
+type Stage int
+
+const (
+	// Pass forwards every request to the upstream handler.
+	Pass Stage = iota
+	// CloseBeforeRead closes the connection before reading anything.
+	CloseBeforeRead
+	// ClosePartHeaders reads part of the request headers, then closes.
+	ClosePartHeaders
+	// CloseAfterRequest reads the whole request, then closes without
+	// passing it on.
+	CloseAfterRequest
+	// ClosePartResponse passes the request on, writes the status line
+	// and part of the headers, then closes: the backend acted, the answer
+	// is lost before its status could be read.
+	ClosePartResponse
+)
+
+func (s Stage) String() string {
+	return [...]string{"pass", "close before reading", "close after part of the headers",
+		"close after the whole request", "close after part of the response"}[s]
+}
+
+// Stages are the stages that break a request, in order.
+var Stages = []Stage{CloseBeforeRead, ClosePartHeaders, CloseAfterRequest, ClosePartResponse}
+
+// StageServer is a raw TCP HTTP/1.1 server in front of a handler that
+// breaks every connection at its stage (when not Pass). It serves one
+// request per connection and closes it.
+type StageServer struct {
+	ln       net.Listener
+	upstream http.Handler
+	stage    atomic.Int32
+	broken   atomic.Int64 // connections broken at a stage
+	wg       sync.WaitGroup
+	// URL is http://127.0.0.1:port.
+	URL string
+}
+
+// NewStageServer starts a StageServer in front of upstream.
+func NewStageServer(t testing.TB, upstream http.Handler) *StageServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &StageServer{ln: ln, upstream: upstream, URL: "http://" + ln.Addr().String()}
+	s.wg.Add(1)
+	go s.serve()
+	t.Cleanup(func() {
+		ln.Close()
+		s.wg.Wait()
+	})
+	return s
+}
+
+// Set makes every connection from now on break at stage.
+func (s *StageServer) Set(stage Stage) { s.stage.Store(int32(stage)) }
+
+// Broken is the number of connections broken at a stage so far: each is
+// one attempt of a request that reached the server.
+func (s *StageServer) Broken() int64 { return s.broken.Load() }
+
+func (s *StageServer) serve() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			s.handle(c)
+		}()
+	}
+}
+
+func (s *StageServer) handle(c net.Conn) {
+	stage := Stage(s.stage.Load())
+	if stage != Pass {
+		s.broken.Add(1)
+	}
+	br := bufio.NewReader(c)
+	switch stage {
+	case CloseBeforeRead:
+		return
+	case ClosePartHeaders:
+		// The request line and no more.
+		_, _ = br.ReadString('\n')
+		return
+	}
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		return
+	}
+	body, _ := io.ReadAll(req.Body)
+	if stage == CloseAfterRequest {
+		return
+	}
+	rec := newRecorder()
+	up := httptest.NewRequest(req.Method, req.RequestURI, bytesReader(body))
+	up.Header = req.Header
+	up.Host = req.Host
+	s.upstream.ServeHTTP(rec, up)
+	resp := rec.response()
+	if stage == ClosePartResponse {
+		var buf writeBuffer
+		_ = resp.Write(&buf)
+		cut := bytes.IndexByte(buf.b, '\n') + 6 // the status line and a few bytes
+		_, _ = c.Write(buf.b[:cut])
+		return
+	}
+	_ = resp.Write(c)
+}
