@@ -41,14 +41,14 @@ func TestThrottledBindsCountAsLimited(t *testing.T) {
 		outcome string
 		want    float64
 	}{{"refused", 2}, {"limited", 3}, {"error", 0}} {
-		if got := m.get("ldapbridge_bind_failures_total", map[string]string{"backend": "pd", "outcome": tc.outcome}); got != tc.want {
+		if got := m.get(t, "ldapbridge_bind_failures_total", map[string]string{"backend": "pd", "outcome": tc.outcome}); got != tc.want {
 			t.Errorf("bind_failures_total{backend=pd,outcome=%s} = %v, want %v", tc.outcome, got, tc.want)
 		}
 	}
-	if got := m.get("ldapbridge_ldap_limit_hits_total", map[string]string{"limit": "failed_binds_per_dn"}); got != 3 {
+	if got := m.get(t, "ldapbridge_ldap_limit_hits_total", map[string]string{"limit": "failed_binds_per_dn"}); got != 3 {
 		t.Errorf("limit_hits_total{limit=failed_binds_per_dn} = %v, want 3", got)
 	}
-	p.stop(t)
+	p.Stop(t)
 	outcomes := map[string]int{}
 	for _, l := range strings.Split(strings.TrimSpace(opsRead(t, e.auditFile)), "\n") {
 		var r map[string]any
@@ -90,7 +90,7 @@ func TestHugeDNBoundedInLogAndAudit(t *testing.T) {
 	if _, err := c.PasswordModify(ldap.NewPasswordModifyRequest(huge, "", "N3w-Passw0rd!")); err == nil {
 		t.Fatal("a change of a DN no route serves succeeded")
 	}
-	p.stop(t)
+	p.Stop(t)
 
 	const maxLine = 4 << 10
 	check := func(what, text string, wantMarked int) {
@@ -111,5 +111,5 @@ func TestHugeDNBoundedInLogAndAudit(t *testing.T) {
 	// The bind's audit record and the change's.
 	check("audit file", opsRead(t, e.auditFile), 2)
 	// The bind's debug line and the change's "password change refused".
-	check("log", p.stderr.String(), 2)
+	check("log", p.Stderr.String(), 2)
 }

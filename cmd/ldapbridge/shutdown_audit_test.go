@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/ldapbridge/ldapbridge/internal/testkit"
 	"github.com/ldapbridge/ldapbridge/restback/sim/directorysim"
 )
 
@@ -72,38 +71,9 @@ admin:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var stderr lockedBuffer
-	cmd := exec.Command(binPath, "serve", "--config", cfgPath)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-done:
-		default:
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	p := testkit.MustStart(t, testkit.Spec{Path: binPath, Args: []string{"serve", "--config", cfgPath},
+		Ready: "ldapbridge serving", ReadyOn: testkit.Stderr})
 	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(stderr.String(), "ldapbridge serving") {
-		select {
-		case <-done:
-			t.Fatalf("ldapbridge exited (%v) before serving:\n%s", waitErr, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ldapbridge not serving:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 
 	// Each user binds (no fault yet), then every change is held by the
 	// backend for longer than the drain deadline.
@@ -139,14 +109,14 @@ admin:
 		time.Sleep(10 * time.Millisecond)
 	}
 	stopped := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
+	p.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-done:
-		if waitErr != nil {
-			t.Errorf("round %d: ldapbridge exited with %v", round, waitErr)
+	case <-p.Done:
+		if p.Err != nil {
+			t.Errorf("round %d: ldapbridge exited with %v", round, p.Err)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatalf("round %d: ldapbridge did not exit within 20s of SIGTERM:\n%s", round, stderr.String())
+		t.Fatalf("round %d: ldapbridge did not exit within 20s of SIGTERM:\n%s", round, p.Stderr)
 	}
 	// Bounded: the drain deadline plus the grace, not the backend's delay.
 	if d := time.Since(stopped); d > 10*time.Second {
@@ -170,7 +140,7 @@ admin:
 			recs = append(recs, r)
 		}
 	}
-	return recs, stderr.String()
+	return recs, p.Stderr.String()
 }
 
 func TestShutdownAuditsInFlightChanges(t *testing.T) {
