@@ -12,9 +12,11 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/internal/logtext"
 )
 
 // The events a record describes.
@@ -32,6 +34,10 @@ const (
 	// OutcomeError: the request could not be decided (backend down or
 	// busy, timeout, outcome unknown, abandoned).
 	OutcomeError = "error"
+	// OutcomeLimited: a limit of the bridge (failed binds per DN, request
+	// rate per address) refused the request before any backend was asked.
+	// It is neither a verdict on the credentials nor a backend's failure.
+	OutcomeLimited = "limited"
 )
 
 // Outcome classifies a result code as OutcomeSuccess, OutcomeRefused or
@@ -107,14 +113,17 @@ func (r Record) attrs() []slog.Attr {
 	if r.MsgID != 0 {
 		a = append(a, slog.Int64("msgid", r.MsgID))
 	}
+	// Every string field may hold client-supplied text (a DN, a
+	// diagnostic that quotes one): each is bounded, so that a 1 MB DN
+	// does not make a 1 MB record.
 	str := func(k, v string) {
 		if v != "" {
-			a = append(a, slog.String(k, v))
+			a = append(a, slog.String(k, logtext.Bound(v)))
 		}
 	}
 	str("listener", r.Listener)
 	str("source", r.Source)
-	a = append(a, slog.String("actor", r.Actor))
+	a = append(a, slog.String("actor", logtext.Bound(r.Actor)))
 	str("target", r.Target)
 	str("backend", r.Backend)
 	str("kind", r.Kind)
@@ -236,16 +245,26 @@ func (w *Writer) Write(r Record) error {
 	return nil
 }
 
-// Close closes the audit file; later writes fail.
+// Close syncs and closes the audit file; later writes fail. A second
+// Close does nothing.
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	f := w.file
 	w.file, w.h = nil, nil
 	w.mu.Unlock()
-	if f != nil {
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("close audit file: %w", err)
-		}
+	if f == nil {
+		return nil
+	}
+	// The records are on disk before the process reports it stopped.
+	serr := f.Sync()
+	if errors.Is(serr, syscall.EINVAL) || errors.Is(serr, syscall.ENOTSUP) {
+		serr = nil // a pipe or a terminal (audit_file: /dev/stdout): nothing to sync
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close audit file: %w", err)
+	}
+	if serr != nil {
+		return fmt.Errorf("sync audit file: %w", serr)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -85,7 +86,37 @@ const (
 	diagLocalPassword = "the password of a local service account is set in the bridge's configuration"
 	// DiagModifyOnlyPassword answers a Modify of anything but userPassword.
 	DiagModifyOnlyPassword = "this server supports modify of the userPassword attribute only"
+	// DiagShutdownUnknown is the outcome of a password change whose
+	// backend call the process's shutdown cut short.
+	DiagShutdownUnknown = "outcome unknown (shutdown)"
 )
+
+// ErrShutdown is the cause with which a front end cancels the context of
+// the operations still in flight when the process stops (the drain
+// deadline passed). The core tells it from an abandon or a client gone:
+// a password change cut short by it is "outcome unknown (shutdown)".
+var ErrShutdown = errors.New("the server is shutting down")
+
+// shutdownOutcome is what a password change answered out when the
+// backend call ran under ctx. When the shutdown cancelled ctx and the
+// backend gave no decided answer (success, or a refusal it made), the
+// request may or may not have been applied: whatever the backend client
+// concluded from a cut connection (canceled, unavailable) is not known to
+// be true, and a change must never be reported as a failure that did not
+// happen. The audit record then says so.
+func shutdownOutcome(ctx context.Context, out Outcome) Outcome {
+	if out.OK() || !errors.Is(context.Cause(ctx), ErrShutdown) {
+		return out
+	}
+	switch out.Code {
+	case Canceled, Other, Unavailable, Busy, TimeLimitExceeded, OperationsError, AdminLimitExceeded:
+		o := Fail(Other, DiagShutdownUnknown)
+		o.RequestID = out.RequestID
+		out.GeneratedPassword.Wipe()
+		return o
+	}
+	return out
+}
 
 // Bind authenticates a simple bind. An empty DN with an empty password is
 // an anonymous bind: success and no Principal. On success the Decision
@@ -347,7 +378,7 @@ func (b *Bridge) change(ctx context.Context, st *State, p *Principal, d *Decisio
 	// refuses verifications that overlap it) and again after it.
 	cache := st.cache
 	cache.forget(tdn)
-	out := st.backends[rt.Backend].ChangePassword(ctx, creq)
+	out := shutdownOutcome(ctx, st.backends[rt.Backend].ChangePassword(ctx, creq))
 	cache.forget(tdn)
 	creq.Actor.Password.Wipe()
 	if out.OK() && self {

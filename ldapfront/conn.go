@@ -35,8 +35,11 @@ type conn struct {
 	remote string
 	log    *slog.Logger
 
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctx context.Context
+	// cancel ends ctx; its cause is bridge.ErrShutdown when the server
+	// is stopping, so that the core can tell a change cut short by the
+	// shutdown (outcome unknown) from an abandon or a client gone.
+	cancel context.CancelCauseFunc
 
 	br *bufio.Reader // owned by the reader goroutine
 	// frameMax is the size limit of the message being read, and
@@ -72,7 +75,7 @@ type operation struct {
 
 func newConn(s *Server, ls *listenerState, nc net.Conn, ip netip.Addr, local bool) *conn {
 	id := s.nextConn.Add(1)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &conn{
 		srv:    s,
 		lis:    ls,
@@ -223,7 +226,7 @@ func (c *conn) finish(e ending) {
 	case e.finishOps:
 		c.opsWG.Wait()
 	default:
-		c.cancel()
+		c.cancel(c.cancelCause())
 		if e.notice != nil {
 			c.writeFinal(appendNotice(nil, e.notice.code, e.notice.diag))
 			if e.linger {
@@ -231,9 +234,12 @@ func (c *conn) finish(e ending) {
 			}
 		}
 	}
-	c.cancel()
+	c.cancel(c.cancelCause())
 	c.closeWrites()
 	_ = c.raw.Close()
+	// Every operation has reported its Decision (the Observer writes the
+	// audit record) before the connection counts as ended: Server.Wait,
+	// and so the process's exit, waits for this.
 	c.opsWG.Wait()
 	c.setPrincipal(nil)
 	lvl := slog.LevelDebug
@@ -251,12 +257,23 @@ func (c *conn) drain() {
 	_ = c.raw.SetReadDeadline(time.Unix(1, 0))
 }
 
-// kill closes the connection now.
+// kill closes the connection now and cancels its operations with
+// bridge.ErrShutdown; they still report their Decisions.
 func (c *conn) kill() {
 	// Close first, so that no operation woken by the cancellation can
 	// still write a response.
 	_ = c.raw.Close()
-	c.cancel()
+	c.cancel(bridge.ErrShutdown)
+}
+
+// cancelCause is why the connection's operations are cancelled when it
+// ends: the shutdown, when the server is stopping (a connection closed
+// by Shutdown or Close may reach finish before kill's cancel does).
+func (c *conn) cancelCause() error {
+	if c.srv.isClosing() {
+		return bridge.ErrShutdown
+	}
+	return nil
 }
 
 func (c *conn) isDraining() bool {

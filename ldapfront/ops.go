@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/internal/logtext"
 )
 
 // unsupportedOps are the requests the bridge answers with
@@ -123,6 +124,7 @@ func (c *conn) overRate(m *message, seq uint64, frame []byte) bool {
 		// the identity.
 		c.opsWG.Wait()
 		op := c.opInfo(m, seq, c.currentPrincipal())
+		op.Limit = "rate_per_ip"
 		c.setPrincipal(nil)
 		if decoded {
 			c.bindDecided(op, bind, c.srv.core.RefuseBind(bind.name, bridge.Fail(bridge.Busy, diag)))
@@ -180,7 +182,7 @@ func (r *bindRequest) anonymous() bool {
 func (c *conn) decided(op OpInfo, d bridge.Decision) {
 	switch {
 	case d.Op == bridge.OpBind:
-		c.log.Debug("bind", "op", op.Op, "msgid", op.MsgID, "dn", printable(d.Target.DN, 256),
+		c.log.Debug("bind", "op", op.Op, "msgid", op.MsgID, "dn", logtext.Bound(d.Target.DN),
 			"code", int(d.Outcome.Code), "anonymous", d.Principal == nil)
 	case d.ChangesPassword():
 		msg := "password change"
@@ -189,12 +191,22 @@ func (c *conn) decided(op OpInfo, d bridge.Decision) {
 			msg = "password change refused"
 		}
 		c.log.Info(msg, "op", op.Op, "msgid", op.MsgID, "type", d.Op.String(),
-			"target", printable(d.Target.DN, 256), "kind", d.Kind.String(), "backend", d.Target.Backend, "answer", d.Outcome)
+			"target", logtext.Bound(d.Target.DN), "kind", d.Kind.String(), "backend", d.Target.Backend, "answer", boundedOutcome(d.Outcome))
 	default:
 		// A Modify of anything but userPassword: nothing to audit.
 		return
 	}
 	c.srv.obs.Decided(op, d)
+}
+
+// boundedOutcome is o for a log line: its diagnostic and matched DN may
+// quote what the client sent, and are bounded as every such field is. The
+// copy shares o's generated password, which the log value only tests for
+// presence; it must not be wiped.
+func boundedOutcome(o bridge.Outcome) bridge.Outcome {
+	o.Diagnostic = logtext.Bound(o.Diagnostic)
+	o.MatchedDN = logtext.Bound(o.MatchedDN)
+	return o
 }
 
 // bindDecided reports a bind's Decision, unless the bind was anonymous:
@@ -216,6 +228,7 @@ func (c *conn) bind(m *message, seq uint64, req bindRequest) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.lim.OperationTimeout)
 	defer cancel()
 	var dec bridge.Decision // the handler's, when it answered
+	limit := ""             // the limit that refused the bind, if one did
 	c.runSync(ctx, m, seq, "bind", appBindResponse, func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode) {
 		reply := func(d bridge.Decision) ([]byte, bridge.ResultCode) {
 			dec = d
@@ -239,6 +252,7 @@ func (c *conn) bind(m *message, seq uint64, req bindRequest) {
 		code := bridge.Other // if the core panics: not held against the DN
 		if tk, throttled, ok := c.throttleBind(req); throttled {
 			c.srv.obs.LimitHit("failed_binds_per_dn")
+			limit = "failed_binds_per_dn"
 			c.log.Debug("bind refused: too many failed binds for the DN", "msgid", m.id)
 			return refuse(bridge.Fail(bridge.Busy, "too many failed binds for this DN; try again later"))
 		} else if ok {
@@ -258,6 +272,7 @@ func (c *conn) bind(m *message, seq uint64, req bindRequest) {
 			// execute answered: a panic or an unsupported critical control.
 			dec = c.srv.core.RefuseBind(req.name, bridge.Fail(own.code, own.diag))
 		}
+		op.Limit = limit
 		c.bindDecided(op, req, dec)
 	})
 }

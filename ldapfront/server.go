@@ -170,6 +170,11 @@ type OpInfo struct {
 	// request arrived, "" when anonymous; for a bind, the identity the
 	// bind replaces.
 	BoundDN string
+	// Limit names the front end's limit that refused the operation before
+	// the core was asked ("failed_binds_per_dn", "rate_per_ip"), "" when
+	// none did: such a refusal says nothing about the backend, and is
+	// counted apart from the backend's failures.
+	Limit string
 }
 
 // Observer receives events for metrics and audit. Calls are synchronous
@@ -421,7 +426,9 @@ func (s *Server) forget(c *conn) {
 // Shutdown stops accepting, sends the Notice of Disconnection to idle
 // connections and closes them, lets in-flight operations finish and send
 // their responses, and closes each connection once it is idle. When ctx
-// ends first it closes the remaining connections and returns ctx.Err().
+// ends first it closes the remaining connections, cancels their
+// operations with bridge.ErrShutdown and returns ctx.Err() without
+// waiting for them: Wait does that.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
@@ -449,7 +456,28 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Close stops accepting and closes every connection at once.
+// Wait blocks until every connection has ended, or ctx ends (then it
+// returns ctx.Err()). A connection ends only after each of its operations
+// has returned and reported its Decision to the Observer, so after Close
+// (or a Shutdown whose deadline passed, which cancelled the operations
+// still in flight with bridge.ErrShutdown) Wait is what lets the audit
+// records of those operations be written before the process exits.
+func (s *Server) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.connWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops accepting and closes every connection at once; their
+// operations are cancelled with bridge.ErrShutdown (see Wait).
 func (s *Server) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -117,7 +117,7 @@ func New(reg prometheus.Registerer, bi BuildInfo) (*Metrics, error) {
 		}, []string{"backend", "kind", "outcome"}),
 		bindFails: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "bind_failures_total",
-			Help: "Failed binds, by the backend that serves the DN (none when no route does) and outcome (refused, error).",
+			Help: "Failed binds, by the backend that serves the DN (none when no route does) and outcome (refused, error, limited: refused by the bridge's failed-binds or rate limit).",
 		}, []string{"backend", "outcome"}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: "backend", Name: "token_refreshes_total",
@@ -191,7 +191,7 @@ func (m *Metrics) Backend(name string) {
 			m.changes.WithLabelValues(name, k, o)
 		}
 	}
-	for _, o := range []string{audit.OutcomeRefused, audit.OutcomeError} {
+	for _, o := range []string{audit.OutcomeRefused, audit.OutcomeError, audit.OutcomeLimited} {
 		m.bindFails.WithLabelValues(name, o)
 	}
 }
@@ -238,6 +238,15 @@ func (m *Metrics) PasswordChange(d bridge.Decision) {
 // failed or not, is also in ldapbridge_ldap_operations_total by result.
 func (m *Metrics) BindFailed(backend string, out bridge.Outcome) {
 	m.bindFails.WithLabelValues(backendLabel(backend), audit.Outcome(out.Code)).Inc()
+}
+
+// BindLimited counts a bind that a limit of the front end refused
+// (limit: failed_binds_per_dn, rate_per_ip) before any backend was asked,
+// with the outcome "limited" under backend, the backend that serves the
+// DN: never as that backend's error, for it said nothing. The limit
+// itself is counted by LimitHit.
+func (m *Metrics) BindLimited(backend string) {
+	m.bindFails.WithLabelValues(backendLabel(backend), audit.OutcomeLimited).Inc()
 }
 
 func backendLabel(name string) string {

@@ -283,9 +283,9 @@ func TestBindFailedLabels(t *testing.T) {
 	if mf == nil {
 		t.Fatal("ldapbridge_bind_failures_total missing from the scrape")
 	}
-	// p1/refused, p1/error, none/refused, local/refused: the p1 series
-	// existed before any failure.
-	if len(mf.Metric) != 4 {
+	// p1/refused, p1/error, p1/limited, none/refused, local/refused: the
+	// p1 series existed before any failure.
+	if len(mf.Metric) != 5 {
 		t.Errorf("%d series: %v", len(mf.Metric), mf.Metric)
 	}
 	var total float64

@@ -467,6 +467,16 @@ loop:
 	if err := front.Shutdown(dctx); err != nil {
 		a.log.Warn("drain deadline passed; closed the remaining connections", "err", err)
 		front.Close()
+		// The operations still in flight were cancelled; each still
+		// returns its Decision ("outcome unknown (shutdown)" for a change
+		// cut short) and its audit record is written. Wait for that, a
+		// bounded time: a backend call that ignores its cancellation must
+		// not hold the exit for ever.
+		gctx, gcancel := context.WithTimeout(context.Background(), shutdownGrace)
+		if err := front.Wait(gctx); err != nil {
+			a.log.Error("operations still running after the drain deadline; their audit records may be lost", "err", err)
+		}
+		gcancel()
 	}
 	wg.Wait()
 	// Close the backends of the last generation (idle connections, token
@@ -482,6 +492,17 @@ loop:
 		admin.Shutdown(actx)
 		acancel()
 	}
+	// Every operation has been audited: sync and close the audit file
+	// before saying "stopped" (the deferred Close is then a no-op).
+	if err := aw.Close(); err != nil {
+		a.log.Error("audit file not closed cleanly; records may be lost", "err", err)
+		code = 1
+	}
 	a.log.Info("stopped")
 	return code
 }
+
+// shutdownGrace is how long, beyond limits.drain_timeout, the process
+// waits for the operations the drain deadline cancelled to report their
+// outcome and write their audit records.
+const shutdownGrace = 5 * time.Second

@@ -47,6 +47,11 @@ func opRecord(event string, op ldapfront.OpInfo) audit.Record {
 func (o *observer) Decided(op ldapfront.OpInfo, d bridge.Decision) {
 	var r audit.Record
 	switch {
+	case d.Op == bridge.OpBind && !d.Outcome.OK() && op.Limit != "":
+		// A limit refused it before any backend was asked: not the
+		// backend's error, and not a verdict on the password.
+		o.Metrics.BindLimited(d.Target.Backend)
+		r = opRecord(audit.EventBindFailure, op)
 	case d.Op == bridge.OpBind && !d.Outcome.OK():
 		o.Metrics.BindFailed(d.Target.Backend, d.Outcome)
 		r = opRecord(audit.EventBindFailure, op)
@@ -66,5 +71,8 @@ func (o *observer) Decided(op ldapfront.OpInfo, d bridge.Decision) {
 	}
 	r.Target, r.Backend = d.Target.DN, d.Target.Backend
 	r.FromOutcome(d.Outcome)
+	if op.Limit != "" {
+		r.Outcome = audit.OutcomeLimited
+	}
 	o.trail.record(r)
 }
