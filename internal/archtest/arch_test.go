@@ -88,6 +88,14 @@ var rules = []rule{
 	{"search", inModule("restback"), "the filter model is protocol-neutral"},
 	{"search", inModule("config"), "the filter model is protocol-neutral"},
 	{"search", is("net/http"), "the filter model is protocol-neutral"},
+	{"internal/ber", notStandard, "the BER primitives serve every layer: standard library only"},
+}
+
+// notStandard matches an import outside the standard library (its first
+// element has a dot: a module path).
+func notStandard(dep string) bool {
+	first, _, _ := strings.Cut(dep, "/")
+	return strings.Contains(first, ".")
 }
 
 // TestLayering fails when a package depends on what its layer must not
