@@ -8,6 +8,7 @@ import (
 	"math"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -284,14 +285,8 @@ func (d *decoder) decodeInt(n *yaml.Node, v reflect.Value, path string) {
 	if !ok {
 		return
 	}
-	var i int64
-	if _, expanded := d.expanded[path]; expanded {
-		var err error
-		if i, err = strconv.ParseInt(strings.TrimSpace(s), 10, 64); err != nil {
-			d.fail(n.Line, path, "%s is not an integer", d.show(path, s))
-			return
-		}
-	} else if n.ShortTag() != "!!int" || n.Decode(&i) != nil {
+	i, ok := number(d, n, path, s, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }, "!!int")
+	if !ok {
 		d.fail(n.Line, path, "%s is not an integer", d.show(path, s))
 		return
 	}
@@ -303,14 +298,8 @@ func (d *decoder) decodeFloat(n *yaml.Node, v reflect.Value, path string) {
 	if !ok {
 		return
 	}
-	var f float64
-	if _, expanded := d.expanded[path]; expanded {
-		var err error
-		if f, err = strconv.ParseFloat(strings.TrimSpace(s), 64); err != nil {
-			d.fail(n.Line, path, "%s is not a number", d.show(path, s))
-			return
-		}
-	} else if tag := n.ShortTag(); (tag != "!!int" && tag != "!!float") || n.Decode(&f) != nil {
+	f, ok := number(d, n, path, s, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }, "!!int", "!!float")
+	if !ok {
 		d.fail(n.Line, path, "%s is not a number", d.show(path, s))
 		return
 	}
@@ -319,6 +308,22 @@ func (d *decoder) decodeFloat(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	v.SetFloat(f)
+}
+
+// number reads the scalar s at path: text that came from ${...} is parsed
+// as it stands (the environment has no YAML types), a value written in the
+// file must carry one of tags and decode as YAML. ok is false if it does
+// not.
+func number[T int64 | float64](d *decoder, n *yaml.Node, path, s string, parse func(string) (T, error), tags ...string) (T, bool) {
+	var x T
+	if _, expanded := d.expanded[path]; expanded {
+		x, err := parse(strings.TrimSpace(s))
+		return x, err == nil
+	}
+	if !slices.Contains(tags, n.ShortTag()) || n.Decode(&x) != nil {
+		return x, false
+	}
+	return x, true
 }
 
 func (d *decoder) decodeBool(n *yaml.Node, v reflect.Value, path string) {
