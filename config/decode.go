@@ -383,46 +383,18 @@ func (d *decoder) mappingKey(k *yaml.Node, path string) (string, bool) {
 }
 
 func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		d.fail(n.Line, path, "must be a mapping, not %s", kindName(n))
-		return
-	}
 	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := d.resolve(n.Content[i])
-		if k == nil {
-			return
-		}
-		name, ok := d.mappingKey(k, path)
-		if !ok {
-			continue
-		}
-		kp := keyPath(path, name)
-		if first, dup := seen[name]; dup {
-			d.fail(k.Line, kp, "is given twice (first on line %d)", first)
-			continue
-		}
-		seen[name] = k.Line
-		d.lines[kp] = k.Line
+	complete := d.eachKey(n, path, nil, func(name, kp string, value *yaml.Node) {
 		e := reflect.New(v.Type().Elem()).Elem()
-		d.decode(n.Content[i+1], e, kp)
+		d.decode(value, e, kp)
 		m.SetMapIndex(reflect.ValueOf(name), e)
+	})
+	if complete {
+		v.Set(m)
 	}
-	v.Set(m)
 }
 
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		d.fail(n.Line, path, "must be a mapping, not %s", kindName(n))
-		return
-	}
 	t := v.Type()
 	fields := make(map[string]int, t.NumField())
 	for i := 0; i < t.NumField(); i++ {
@@ -430,24 +402,47 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			fields[name] = i
 		}
 	}
+	known := func(k *yaml.Node, name, kp string) bool {
+		if _, ok := fields[name]; ok {
+			return true
+		}
+		msg := "unknown key"
+		if s := suggest(name, fields); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		d.fail(k.Line, kp, "%s", msg)
+		return false
+	}
+	d.eachKey(n, path, known, func(name, kp string, value *yaml.Node) {
+		d.decode(value, v.Field(fields[name]), kp)
+	})
+}
+
+// eachKey calls f, in order, with each key of the mapping n at path that
+// is a valid name, known (when known is not nil: it reports the unknown
+// ones) and given for the first time; it records the key's line. It
+// reports false when there is nothing to set: n is null or not a mapping
+// (a problem), or a key could not be resolved.
+func (d *decoder) eachKey(n *yaml.Node, path string, known func(k *yaml.Node, name, kp string) bool, f func(name, kp string, value *yaml.Node)) bool {
+	if isNull(n) {
+		return false
+	}
+	if n.Kind != yaml.MappingNode {
+		d.fail(n.Line, path, "must be a mapping, not %s", kindName(n))
+		return false
+	}
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := d.resolve(n.Content[i])
 		if k == nil {
-			return
+			return false
 		}
 		name, ok := d.mappingKey(k, path)
 		if !ok {
 			continue
 		}
 		kp := keyPath(path, name)
-		idx, known := fields[name]
-		if !known {
-			msg := "unknown key"
-			if s := suggest(name, fields); s != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", s)
-			}
-			d.fail(k.Line, kp, "%s", msg)
+		if known != nil && !known(k, name, kp) {
 			continue
 		}
 		if first, dup := seen[name]; dup {
@@ -456,8 +451,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		seen[name] = k.Line
 		d.lines[kp] = k.Line
-		d.decode(n.Content[i+1], v.Field(idx), kp)
+		f(name, kp, n.Content[i+1])
 	}
+	return true
 }
 
 func yamlName(f reflect.StructField) string {
