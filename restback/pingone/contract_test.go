@@ -12,8 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -22,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/internal/testkit"
 	"github.com/ldapbridge/ldapbridge/restback/sim/pingonesim"
 )
 
@@ -41,18 +40,7 @@ type fixture struct {
 
 func loadFixture(t *testing.T, name string) fixture {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "contract", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f fixture
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	if !strings.HasPrefix(f.Source, "https://developer.pingidentity.com/") {
-		t.Fatalf("%s: no page URL in source", name)
-	}
-	return f
+	return testkit.LoadExample[fixture](t, name)
 }
 
 // substitute replaces the pages' {{placeholders}} in a documented body.
@@ -62,19 +50,6 @@ func substitute(raw json.RawMessage, vars map[string]string) []byte {
 		s = strings.ReplaceAll(s, "{{"+k+"}}", v)
 	}
 	return []byte(s)
-}
-
-// equalJSON reports whether two JSON texts hold the same value.
-func equalJSON(t *testing.T, a, b []byte) bool {
-	t.Helper()
-	var va, vb any
-	if err := json.Unmarshal(a, &va); err != nil {
-		t.Fatalf("%s: %v", a, err)
-	}
-	if err := json.Unmarshal(b, &vb); err != nil {
-		t.Fatalf("%s: %v", b, err)
-	}
-	return reflect.DeepEqual(va, vb)
 }
 
 // captured is a request the client sent to the page server.
@@ -194,7 +169,7 @@ func checkRequest(t *testing.T, f fixture, got captured, vars map[string]string)
 	if !strings.HasPrefix(got.auth, "Bearer ") {
 		t.Errorf("%s: Authorization %q, the page says Bearer {{accessToken}}", f.Title, got.auth)
 	}
-	if want := substitute(f.Request, vars); !equalJSON(t, got.body, want) {
+	if want := substitute(f.Request, vars); !testkit.JSONEqual(t, got.body, want) {
 		t.Errorf("%s: body\n%s\nthe page (%s) prints\n%s", f.Title, got.body, f.Source, want)
 	}
 }
