@@ -2,11 +2,9 @@ package pingdirectory
 
 import (
 	"crypto/tls"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,15 +21,7 @@ import (
 var systemCA *transporttest.CA
 
 func TestMain(m *testing.M) {
-	ca, cleanup, err := transporttest.InstallSystemCA()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	systemCA = ca
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
+	transporttest.Main(m, func(ca *transporttest.CA) { systemCA = ca })
 }
 
 // The rule for "sent", against a server that closes the connection at

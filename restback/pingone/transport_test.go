@@ -3,12 +3,10 @@ package pingone
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,15 +22,7 @@ import (
 var systemCA *transporttest.CA
 
 func TestMain(m *testing.M) {
-	ca, cleanup, err := transporttest.InstallSystemCA()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	systemCA = ca
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
+	transporttest.Main(m, func(ca *transporttest.CA) { systemCA = ca })
 }
 
 // clientFor is a client of e's environment whose API requests go to api

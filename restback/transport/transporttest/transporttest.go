@@ -13,6 +13,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -99,6 +100,22 @@ func InstallSystemCA() (*CA, func(), error) {
 		return nil, nil, err
 	}
 	return ca, cleanup, nil
+}
+
+// Main is a TestMain for the tests of a transport rule: it runs m with a
+// CA of the tests' own as the process's only system root (see
+// InstallSystemCA), handed to use before any test runs, removes the CA's
+// files and exits with the tests' status.
+func Main(m *testing.M, use func(*CA)) {
+	ca, cleanup, err := InstallSystemCA()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	use(ca)
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
 }
 
 // Leaf issues a server certificate for 127.0.0.1 and localhost.
