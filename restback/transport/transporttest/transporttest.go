@@ -6,16 +6,9 @@ package transporttest
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,12 +18,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ldapbridge/ldapbridge/internal/selfsigned"
 )
 
 // CA is a test certificate authority.
 type CA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
+	cert *selfsigned.Cert
 	// File is a PEM file holding the CA's certificate (a ca_file).
 	File string
 }
@@ -47,32 +41,15 @@ func NewCA(t testing.TB, name string) *CA {
 }
 
 func newCA(dir, name string) (*CA, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
+	cert, err := selfsigned.New(selfsigned.Options{CommonName: name, ValidFor: 24 * time.Hour})
 	if err != nil {
 		return nil, err
 	}
 	file := filepath.Join(dir, name+".pem")
-	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+	if err := os.WriteFile(file, cert.CertPEM, 0o600); err != nil {
 		return nil, err
 	}
-	return &CA{cert: cert, key: key, File: file}, nil
+	return &CA{cert: cert, File: file}, nil
 }
 
 // InstallSystemCA makes a CA the process's only system root (through
@@ -118,28 +95,16 @@ func Main(m *testing.M, use func(*CA)) {
 	os.Exit(code)
 }
 
-// Leaf issues a server certificate for 127.0.0.1 and localhost.
+// Leaf issues a server certificate for 127.0.0.1 and localhost, sent
+// with the CA's certificate.
 func (ca *CA) Leaf(t testing.TB) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := selfsigned.New(selfsigned.Options{CommonName: "localhost", Hosts: []string{"127.0.0.1", "localhost"},
+		ValidFor: 24 * time.Hour, Issuer: ca.cert})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der, ca.cert.Raw}, PrivateKey: key}
+	return c.TLSCertificate()
 }
 
 // Stage is where a StageServer breaks a request.
