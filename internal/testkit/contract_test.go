@@ -22,8 +22,8 @@ func TestLoadExample(t *testing.T) {
 		{"broken.json", "broken.json: "},
 		{"absent.json", "no such file"},
 	} {
-		r := run(t, func(tb testing.TB) { LoadExample[example](tb, tt.name) })
-		if !r.fatal || !strings.Contains(r.errors[0], tt.want) {
+		r := Record(t, func(tb testing.TB) { LoadExample[example](tb, tt.name) })
+		if !r.Stopped || !strings.Contains(r.Errors[0], tt.want) {
 			t.Errorf("LoadExample(%s): %+v, want a failure with %q", tt.name, r, tt.want)
 		}
 	}
@@ -42,7 +42,7 @@ func TestJSONEqual(t *testing.T) {
 			t.Errorf("JSONEqual(%s, %s) = %v", tt.a, tt.b, got)
 		}
 	}
-	if r := run(t, func(tb testing.TB) { JSONEqual(tb, []byte(`{`), []byte(`{}`)) }); !r.fatal {
+	if r := Record(t, func(tb testing.TB) { JSONEqual(tb, []byte(`{`), []byte(`{}`)) }); !r.Stopped {
 		t.Error("JSONEqual accepted text that is not JSON")
 	}
 }

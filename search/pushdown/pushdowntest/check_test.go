@@ -1,41 +1,13 @@
 package pushdowntest
 
 import (
-	"fmt"
 	"slices"
 	"testing"
 
+	"github.com/ldapbridge/ldapbridge/internal/testkit"
 	"github.com/ldapbridge/ldapbridge/search/filter"
 	"github.com/ldapbridge/ldapbridge/search/pushdown"
 )
-
-// recorder is a testing.TB that records failures instead of failing.
-type recorder struct {
-	testing.TB
-	failures []string
-}
-
-func (r *recorder) Helper() {}
-func (r *recorder) Errorf(f string, a ...any) {
-	r.failures = append(r.failures, fmt.Sprintf(f, a...))
-}
-func (r *recorder) Fatalf(f string, a ...any) {
-	r.Errorf(f, a...)
-	panic(r)
-}
-
-func failures(t *testing.T, f func(tb testing.TB)) []string {
-	r := &recorder{TB: t}
-	func() {
-		defer func() {
-			if v := recover(); v != nil && v != any(r) {
-				panic(v)
-			}
-		}()
-		f(r)
-	}()
-	return r.failures
-}
 
 // The checks must be able to fail: each catches the translator's mistake
 // it is there for.
@@ -76,7 +48,7 @@ func TestChecksCatch(t *testing.T) {
 		}, 0},
 	}
 	for _, tt := range tests {
-		if got := failures(t, tt.f); len(got) != tt.want {
+		if got := testkit.Record(t, tt.f).Errors; len(got) != tt.want {
 			t.Errorf("%s: failures %q, want %d", tt.name, got, tt.want)
 		}
 	}
