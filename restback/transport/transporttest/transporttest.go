@@ -9,11 +9,13 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -105,6 +107,80 @@ func (ca *CA) Leaf(t testing.TB) tls.Certificate {
 		t.Fatal(err)
 	}
 	return c.TLSCertificate()
+}
+
+// TLSServer serves h over TLS, with a certificate ca issued, until the
+// test ends, and returns its URL. Its error log is discarded: the
+// handshakes a client refuses are what the tests are about.
+func TLSServer(t testing.TB, h http.Handler, ca *CA) string {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(h)
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	ts.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Leaf(t)}}
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// CheckCAFile checks that ca_file means "only these CAs" for a backend: a
+// server (serving h) signed by systemCA, the process's system root (see
+// Main), is refused when a ca_file is set, one signed by the file's CA
+// accepted, and the refusals say TLS. bind binds through a client of url
+// that has caFile as its ca_file ("": none).
+func CheckCAFile(t *testing.T, h http.Handler, systemCA *CA, bind func(url, caFile string) (ok bool, diagnostic string)) {
+	t.Helper()
+	private := NewCA(t, "private")
+	publicURL, privateURL := TLSServer(t, h, systemCA), TLSServer(t, h, private)
+	tests := []struct {
+		name, url, caFile string
+		ok                bool
+	}{
+		{"system roots, server signed by a system root", publicURL, "", true},
+		{"ca_file, server signed by its CA", privateURL, private.File, true},
+		{"ca_file, server signed by a system root", publicURL, private.File, false},
+		{"system roots, server signed by the private CA", privateURL, "", false},
+	}
+	for _, tc := range tests {
+		ok, diag := bind(tc.url, tc.caFile)
+		if ok != tc.ok {
+			t.Errorf("%s: ok=%v %q", tc.name, ok, diag)
+		}
+		if !tc.ok && !strings.Contains(diag, "TLS") {
+			t.Errorf("%s: diagnostic %q does not say TLS", tc.name, diag)
+		}
+	}
+}
+
+// CountingServer serves h until the test ends and counts its open
+// connections, for the tests of a backend's Close.
+func CountingServer(t testing.TB, h http.Handler) (url string, open func() int32) {
+	t.Helper()
+	var n atomic.Int32
+	ts := httptest.NewUnstartedServer(h)
+	ts.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			n.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			n.Add(-1)
+		}
+	}
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return ts.URL, n.Load
+}
+
+// WaitAllClosed fails the test unless open drops to 0 within 5 seconds:
+// the server sees the client's idle connections closed.
+func WaitAllClosed(t testing.TB, open func() int32) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for open() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still open after Close", open())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Stage is where a StageServer breaks a request.
