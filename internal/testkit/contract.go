@@ -2,6 +2,8 @@ package testkit
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -50,4 +52,20 @@ func JSONEqual(t testing.TB, a, b []byte) bool {
 		t.Fatalf("%s: %v", b, err)
 	}
 	return reflect.DeepEqual(va, vb)
+}
+
+// Do sends req with the default client and returns the answer's status and
+// body; a request that gets no answer fails the test.
+func Do(t testing.TB, req *http.Request) (status int, body []byte) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the answer: %v", req.Method, req.URL, err)
+	}
+	return resp.StatusCode, body
 }

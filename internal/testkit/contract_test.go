@@ -2,6 +2,9 @@ package testkit
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -44,5 +47,21 @@ func TestJSONEqual(t *testing.T) {
 	}
 	if r := Record(t, func(tb testing.TB) { JSONEqual(tb, []byte(`{`), []byte(`{}`)) }); !r.Stopped {
 		t.Error("JSONEqual accepted text that is not JSON")
+	}
+}
+
+func TestDo(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, r.Method+" "+r.URL.Path)
+	}))
+	req, _ := http.NewRequest(http.MethodPut, ts.URL+"/x", nil)
+	if status, body := Do(t, req); status != http.StatusCreated || string(body) != "PUT /x" {
+		t.Errorf("Do = %d %q", status, body)
+	}
+	ts.Close()
+	req, _ = http.NewRequest(http.MethodGet, ts.URL, nil)
+	if r := Record(t, func(tb testing.TB) { Do(tb, req) }); !r.Stopped {
+		t.Error("a request without an answer did not fail the test")
 	}
 }

@@ -149,14 +149,9 @@ func TestContractSimulatorPasswordModify(t *testing.T) {
 	req, _ := http.NewRequest(f.Method, u+strings.Replace(f.Path, "{{dn}}", jimbobDN, 1), strings.NewReader(string(f.Request)))
 	req.Header.Set("Authorization", "Bearer accessToken")
 	req.Header.Set("Content-Type", f.ContentType)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != f.Status {
-		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	status, b := testkit.Do(t, req)
+	if status != f.Status {
+		t.Fatalf("status %d: %s", status, b)
 	}
 	// The entry link names the simulator's host, not the page's.
 	var got, want map[string]any

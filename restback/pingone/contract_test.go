@@ -498,13 +498,7 @@ func TestContractSimulator(t *testing.T) {
 		req, _ := http.NewRequest(method, e.url+"/v1/environments/"+testEnv+path, strings.NewReader(string(body)))
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Content-Type", mediaType)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		return testkit.Do(t, req)
 	}
 	vars := map[string]string{"gatewayID": "gw-id", "userTypeID": "ut-id", "currentPassword": "Elmer-Passw0rd!", "newPassword": "Fresh-Passw0rd#1"}
 	stateFields := []string{".status"}
@@ -514,14 +508,9 @@ func TestContractSimulator(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, e.url+"/"+testEnv+"/as/token", strings.NewReader("grant_type=client_credentials"))
 		req.SetBasicAuth(testClient, testSecret)
 		req.Header.Set("Content-Type", f.ContentType)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != f.Status {
-			t.Fatalf("token: %d %s", resp.StatusCode, b)
+		status, b := testkit.Do(t, req)
+		if status != f.Status {
+			t.Fatalf("token: %d %s", status, b)
 		}
 		sameShape(t, f.Title, f.Response, b, []string{".token_type", ".expires_in"})
 	})
