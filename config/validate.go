@@ -78,18 +78,6 @@ func (v *validator) name(path, value, what string) {
 	}
 }
 
-// uniqueName checks the name of list[i] and that no earlier item of list
-// has it; seen maps the names met so far to their index.
-func (v *validator) uniqueName(list string, i int, value, what string, seen map[string]int) {
-	path := fmt.Sprintf("%s[%d].name", list, i)
-	v.name(path, value, what)
-	if j, dup := seen[value]; dup && value != "" {
-		v.add(path, "%s is also the name of %s[%d]", v.d.show(path, value), list, j)
-		return
-	}
-	seen[value] = i
-}
-
 func (v *validator) run() {
 	v.listeners()
 	v.limits()
@@ -124,7 +112,12 @@ func (v *validator) listeners() {
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
 		p := fmt.Sprintf("listeners[%d]", i)
-		v.uniqueName("listeners", i, l.Name, "a name for logs and metrics", names)
+		v.name(p+".name", l.Name, "a name for logs and metrics")
+		if j, dup := names[l.Name]; dup && l.Name != "" {
+			v.add(p+".name", "%s is also the name of listeners[%d]", v.d.show(p+".name", l.Name), j)
+		} else {
+			names[l.Name] = i
+		}
 		v.required(p+".address", l.Address, "host:port") // checked in conflicts
 		v.oneOf(p+".tls", l.TLS, TLSNone, TLSStartTLS, TLSLDAPS)
 		v.oneOf(p+".min_tls_version", l.MinTLSVersion, "1.2", "1.3")
@@ -273,7 +266,12 @@ func (v *validator) backends() {
 	for i := range c.Backends {
 		b := &c.Backends[i]
 		p := fmt.Sprintf("backends[%d]", i)
-		v.uniqueName("backends", i, b.Name, "routes refer to backends by name", names)
+		v.name(p+".name", b.Name, "routes refer to backends by name")
+		if j, dup := names[b.Name]; dup && b.Name != "" {
+			v.add(p+".name", "%s is also the name of backends[%d]", v.d.show(p+".name", b.Name), j)
+		} else {
+			names[b.Name] = i
+		}
 		if b.CAFile != "" && !v.opts.SkipFileChecks {
 			v.caFile(p+".ca_file", b.CAFile)
 		}
