@@ -8,6 +8,7 @@ import (
 	"math"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -284,14 +285,8 @@ func (d *decoder) decodeInt(n *yaml.Node, v reflect.Value, path string) {
 	if !ok {
 		return
 	}
-	var i int64
-	if _, expanded := d.expanded[path]; expanded {
-		var err error
-		if i, err = strconv.ParseInt(strings.TrimSpace(s), 10, 64); err != nil {
-			d.fail(n.Line, path, "%s is not an integer", d.show(path, s))
-			return
-		}
-	} else if n.ShortTag() != "!!int" || n.Decode(&i) != nil {
+	i, ok := number(d, n, path, s, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }, "!!int")
+	if !ok {
 		d.fail(n.Line, path, "%s is not an integer", d.show(path, s))
 		return
 	}
@@ -303,14 +298,8 @@ func (d *decoder) decodeFloat(n *yaml.Node, v reflect.Value, path string) {
 	if !ok {
 		return
 	}
-	var f float64
-	if _, expanded := d.expanded[path]; expanded {
-		var err error
-		if f, err = strconv.ParseFloat(strings.TrimSpace(s), 64); err != nil {
-			d.fail(n.Line, path, "%s is not a number", d.show(path, s))
-			return
-		}
-	} else if tag := n.ShortTag(); (tag != "!!int" && tag != "!!float") || n.Decode(&f) != nil {
+	f, ok := number(d, n, path, s, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }, "!!int", "!!float")
+	if !ok {
 		d.fail(n.Line, path, "%s is not a number", d.show(path, s))
 		return
 	}
@@ -319,6 +308,22 @@ func (d *decoder) decodeFloat(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	v.SetFloat(f)
+}
+
+// number reads the scalar s at path: text that came from ${...} is parsed
+// as it stands (the environment has no YAML types), a value written in the
+// file must carry one of tags and decode as YAML. ok is false if it does
+// not.
+func number[T int64 | float64](d *decoder, n *yaml.Node, path, s string, parse func(string) (T, error), tags ...string) (T, bool) {
+	var x T
+	if _, expanded := d.expanded[path]; expanded {
+		x, err := parse(strings.TrimSpace(s))
+		return x, err == nil
+	}
+	if !slices.Contains(tags, n.ShortTag()) || n.Decode(&x) != nil {
+		return x, false
+	}
+	return x, true
 }
 
 func (d *decoder) decodeBool(n *yaml.Node, v reflect.Value, path string) {
@@ -378,46 +383,18 @@ func (d *decoder) mappingKey(k *yaml.Node, path string) (string, bool) {
 }
 
 func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		d.fail(n.Line, path, "must be a mapping, not %s", kindName(n))
-		return
-	}
 	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := d.resolve(n.Content[i])
-		if k == nil {
-			return
-		}
-		name, ok := d.mappingKey(k, path)
-		if !ok {
-			continue
-		}
-		kp := keyPath(path, name)
-		if first, dup := seen[name]; dup {
-			d.fail(k.Line, kp, "is given twice (first on line %d)", first)
-			continue
-		}
-		seen[name] = k.Line
-		d.lines[kp] = k.Line
+	complete := d.eachKey(n, path, nil, func(name, kp string, value *yaml.Node) {
 		e := reflect.New(v.Type().Elem()).Elem()
-		d.decode(n.Content[i+1], e, kp)
+		d.decode(value, e, kp)
 		m.SetMapIndex(reflect.ValueOf(name), e)
+	})
+	if complete {
+		v.Set(m)
 	}
-	v.Set(m)
 }
 
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		d.fail(n.Line, path, "must be a mapping, not %s", kindName(n))
-		return
-	}
 	t := v.Type()
 	fields := make(map[string]int, t.NumField())
 	for i := 0; i < t.NumField(); i++ {
@@ -425,24 +402,47 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			fields[name] = i
 		}
 	}
+	known := func(k *yaml.Node, name, kp string) bool {
+		if _, ok := fields[name]; ok {
+			return true
+		}
+		msg := "unknown key"
+		if s := suggest(name, fields); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		d.fail(k.Line, kp, "%s", msg)
+		return false
+	}
+	d.eachKey(n, path, known, func(name, kp string, value *yaml.Node) {
+		d.decode(value, v.Field(fields[name]), kp)
+	})
+}
+
+// eachKey calls f, in order, with each key of the mapping n at path that
+// is a valid name, known (when known is not nil: it reports the unknown
+// ones) and given for the first time; it records the key's line. It
+// reports false when there is nothing to set: n is null or not a mapping
+// (a problem), or a key could not be resolved.
+func (d *decoder) eachKey(n *yaml.Node, path string, known func(k *yaml.Node, name, kp string) bool, f func(name, kp string, value *yaml.Node)) bool {
+	if isNull(n) {
+		return false
+	}
+	if n.Kind != yaml.MappingNode {
+		d.fail(n.Line, path, "must be a mapping, not %s", kindName(n))
+		return false
+	}
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := d.resolve(n.Content[i])
 		if k == nil {
-			return
+			return false
 		}
 		name, ok := d.mappingKey(k, path)
 		if !ok {
 			continue
 		}
 		kp := keyPath(path, name)
-		idx, known := fields[name]
-		if !known {
-			msg := "unknown key"
-			if s := suggest(name, fields); s != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", s)
-			}
-			d.fail(k.Line, kp, "%s", msg)
+		if known != nil && !known(k, name, kp) {
 			continue
 		}
 		if first, dup := seen[name]; dup {
@@ -451,8 +451,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		seen[name] = k.Line
 		d.lines[kp] = k.Line
-		d.decode(n.Content[i+1], v.Field(idx), kp)
+		f(name, kp, n.Content[i+1])
 	}
+	return true
 }
 
 func yamlName(f reflect.StructField) string {

@@ -2,6 +2,7 @@ package ldapfront
 
 import (
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/internal/ber"
 	"github.com/ldapbridge/ldapbridge/pwcontrol"
 )
 
@@ -63,61 +64,22 @@ func end(dst []byte, start int) []byte {
 		dst[start-1] = byte(n)
 		return dst
 	}
-	k := 0
-	for v := n; v > 0; v >>= 8 {
-		k++
-	}
-	var pad [8]byte
-	dst = append(dst, pad[:k]...)
+	// The long form takes k more octets than the placeholder: make room,
+	// move the content up, and write the length where the placeholder was.
+	var buf [9]byte
+	length := ber.AppendLength(buf[:0], n)
+	k := len(length) - 1
+	dst = append(dst, buf[1:1+k]...)
 	copy(dst[start+k:], dst[start:start+n])
-	dst[start-1] = 0x80 | byte(k)
-	for i := k - 1; i >= 0; i-- {
-		dst[start+i] = byte(n)
-		n >>= 8
-	}
+	copy(dst[start-1:], length)
 	return dst
 }
 
-func appendLength(dst []byte, n int) []byte {
-	if n < 0x80 {
-		return append(dst, byte(n))
-	}
-	k := 0
-	for v := n; v > 0; v >>= 8 {
-		k++
-	}
-	dst = append(dst, 0x80|byte(k))
-	for i := k - 1; i >= 0; i-- {
-		dst = append(dst, byte(n>>(8*i)))
-	}
-	return dst
-}
-
-func appendString(dst []byte, tag byte, s string) []byte {
-	dst = append(dst, tag)
-	dst = appendLength(dst, len(s))
-	return append(dst, s...)
-}
-
-func appendBytes(dst []byte, tag byte, b []byte) []byte {
-	dst = append(dst, tag)
-	dst = appendLength(dst, len(b))
-	return append(dst, b...)
-}
-
-// appendInt writes a two's-complement INTEGER or ENUMERATED in the fewest
-// octets.
-func appendInt(dst []byte, tag byte, v int64) []byte {
-	n := 1
-	for w := v; w > 127 || w < -128; w >>= 8 {
-		n++
-	}
-	dst = append(dst, tag, byte(n))
-	for i := n - 1; i >= 0; i-- {
-		dst = append(dst, byte(v>>(8*i)))
-	}
-	return dst
-}
+// The element writers are the shared ones (internal/ber); the short names
+// keep the builders below readable.
+func appendString(dst []byte, tag byte, s string) []byte { return ber.AppendString(dst, tag, s) }
+func appendBytes(dst []byte, tag byte, b []byte) []byte  { return ber.AppendBytes(dst, tag, b) }
+func appendInt(dst []byte, tag byte, v int64) []byte     { return ber.AppendInt(dst, tag, v) }
 
 // result is the LDAPResult part of a response.
 type result struct {

@@ -2,65 +2,6 @@ package pwcontrol
 
 import "unicode/utf8"
 
-// lenSize is the number of octets the definite, minimal length n takes.
-func lenSize(n int) int {
-	switch {
-	case n < 0x80:
-		return 1
-	case n <= 0xff:
-		return 2
-	case n <= 0xffff:
-		return 3
-	case n <= 0xffffff:
-		return 4
-	}
-	return 5
-}
-
-// tlvSize is the size of an element whose content is n octets long.
-func tlvSize(n int) int { return 1 + lenSize(n) + n }
-
-func appendLen(dst []byte, n int) []byte {
-	switch {
-	case n < 0x80:
-		return append(dst, byte(n))
-	case n <= 0xff:
-		return append(dst, 0x81, byte(n))
-	case n <= 0xffff:
-		return append(dst, 0x82, byte(n>>8), byte(n))
-	case n <= 0xffffff:
-		return append(dst, 0x83, byte(n>>16), byte(n>>8), byte(n))
-	}
-	return append(dst, 0x84, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-}
-
-func appendHeader(dst []byte, tag byte, n int) []byte {
-	return appendLen(append(dst, tag), n)
-}
-
-func appendString(dst []byte, tag byte, s string) []byte {
-	return append(appendHeader(dst, tag, len(s)), s...)
-}
-
-// intSize is the length of the minimal two's complement content of v.
-func intSize(v int64) int {
-	n := 1
-	for v > 127 || v < -128 {
-		v >>= 8
-		n++
-	}
-	return n
-}
-
-func appendInt(dst []byte, tag byte, v int64) []byte {
-	n := intSize(v)
-	dst = append(dst, tag, byte(n))
-	for i := n - 1; i >= 0; i-- {
-		dst = append(dst, byte(v>>(8*i)))
-	}
-	return dst
-}
-
 // maxLenOctets bounds the lengths the reader accepts: a control value is part of
 // one LDAP message, and 4 length octets are more than any message limit.
 const maxLenOctets = 4

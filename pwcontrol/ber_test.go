@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/internal/ber"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -236,8 +237,8 @@ func TestValidationLongForms(t *testing.T) {
 			SecondsUntilExpiration: ptr(int64(128)),
 		}
 		enc := AppendValidation(nil, v)
-		if len(enc) != tlvSize(validationSize(v)) {
-			t.Fatalf("n=%d: wrote %d octets, sized %d", n, len(enc), tlvSize(validationSize(v)))
+		if len(enc) != ber.TLVSize(validationSize(v)) {
+			t.Fatalf("n=%d: wrote %d octets, sized %d", n, len(enc), ber.TLVSize(validationSize(v)))
 		}
 		got, err := DecodeValidation(enc)
 		if err != nil {
@@ -257,7 +258,7 @@ func TestValidationLongForms(t *testing.T) {
 // tlv builds a BER element for the tests, with a minimal definite length.
 func tlv(tag byte, parts ...[]byte) []byte {
 	content := bytes.Join(parts, nil)
-	return append(appendHeader(nil, tag, len(content)), content...)
+	return append(ber.AppendHeader(nil, tag, len(content)), content...)
 }
 
 func str(tag byte, s string) []byte { return tlv(tag, []byte(s)) }

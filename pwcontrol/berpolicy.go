@@ -1,6 +1,9 @@
 package pwcontrol
 
-import "github.com/ldapbridge/ldapbridge/bridge"
+import (
+	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/internal/ber"
+)
 
 // PasswordPolicyResponseValue ::= SEQUENCE {
 //     warning [0] CHOICE {
@@ -31,7 +34,7 @@ func AppendPolicy(dst []byte, p bridge.Policy) []byte {
 	n := 0
 	winner := 0
 	if wtag != 0 {
-		winner = 2 + intSize(wval)
+		winner = 2 + ber.IntSize(wval)
 		n += 2 + winner
 	}
 	if hasErr {
@@ -40,7 +43,7 @@ func AppendPolicy(dst []byte, p bridge.Policy) []byte {
 	dst = append(dst, tagSequence, byte(n)) // at most 2+2+2+5+3 octets: short form
 	if wtag != 0 {
 		dst = append(dst, ctxCons0, byte(winner))
-		dst = appendInt(dst, wtag, wval)
+		dst = ber.AppendInt(dst, wtag, wval)
 	}
 	if hasErr {
 		dst = append(dst, ctx1, 1, byte(p.Error))

@@ -2,6 +2,7 @@ package pwcontrol
 
 import (
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/internal/ber"
 )
 
 // The Password Validation Details response value, as the reference
@@ -43,7 +44,7 @@ func responseType(v *bridge.ValidationDetails) bridge.ValidationResponseType {
 }
 
 func propertySize(p bridge.Property) int {
-	return tlvSize(tlvSize(len(p.Name)) + tlvSize(len(p.Value)))
+	return ber.TLVSize(ber.TLVSize(len(p.Name)) + ber.TLVSize(len(p.Value)))
 }
 
 func propertiesSize(req *bridge.Requirement) int {
@@ -57,25 +58,25 @@ func propertiesSize(req *bridge.Requirement) int {
 // clientSideSize is the content size of clientSideValidationInfo; it is
 // only called when ValidationType is set.
 func clientSideSize(req *bridge.Requirement) int {
-	n := tlvSize(len(req.ValidationType))
+	n := ber.TLVSize(len(req.ValidationType))
 	if len(req.Properties) > 0 {
-		n += tlvSize(propertiesSize(req))
+		n += ber.TLVSize(propertiesSize(req))
 	}
 	return n
 }
 
 func requirementSize(req *bridge.Requirement) int {
-	n := tlvSize(len(req.Description))
+	n := ber.TLVSize(len(req.Description))
 	if req.ValidationType != "" {
-		n += tlvSize(clientSideSize(req))
+		n += ber.TLVSize(clientSideSize(req))
 	}
 	return n
 }
 
 func resultSize(res *bridge.ValidationResult) int {
-	n := tlvSize(requirementSize(&res.Requirement)) + 3
+	n := ber.TLVSize(requirementSize(&res.Requirement)) + 3
 	if res.AdditionalInfo != nil {
-		n += tlvSize(len(*res.AdditionalInfo))
+		n += ber.TLVSize(len(*res.AdditionalInfo))
 	}
 	return n
 }
@@ -83,7 +84,7 @@ func resultSize(res *bridge.ValidationResult) int {
 func resultsSize(v *bridge.ValidationDetails) int {
 	n := 0
 	for i := range v.Results {
-		n += tlvSize(resultSize(&v.Results[i]))
+		n += ber.TLVSize(resultSize(&v.Results[i]))
 	}
 	return n
 }
@@ -97,7 +98,7 @@ func validationSize(v *bridge.ValidationDetails) int {
 		}
 		return n
 	}
-	return tlvSize(resultsSize(v)) + flagsSize(v)
+	return ber.TLVSize(resultsSize(v)) + flagsSize(v)
 }
 
 func flagsSize(v *bridge.ValidationDetails) int {
@@ -109,7 +110,7 @@ func flagsSize(v *bridge.ValidationDetails) int {
 		n += 3
 	}
 	if v.SecondsUntilExpiration != nil {
-		n += 2 + intSize(clampCount(*v.SecondsUntilExpiration))
+		n += 2 + ber.IntSize(clampCount(*v.SecondsUntilExpiration))
 	}
 	return n
 }
@@ -122,17 +123,17 @@ func flagsSize(v *bridge.ValidationDetails) int {
 // clamped to [0, MaxCount].
 func AppendValidation(dst []byte, v *bridge.ValidationDetails) []byte {
 	size := validationSize(v)
-	if free := cap(dst) - len(dst); free < tlvSize(size) {
-		grown := make([]byte, len(dst), len(dst)+tlvSize(size))
+	if free := cap(dst) - len(dst); free < ber.TLVSize(size) {
+		grown := make([]byte, len(dst), len(dst)+ber.TLVSize(size))
 		copy(grown, dst)
 		dst = grown
 	}
-	dst = appendHeader(dst, tagSequence, size)
+	dst = ber.AppendHeader(dst, tagSequence, size)
 	rt := responseType(v)
 	if rt != bridge.ValidationPerformed {
 		dst = append(dst, ctx0|byte(rt), 0)
 	} else {
-		dst = appendHeader(dst, ctxCons0, resultsSize(v))
+		dst = ber.AppendHeader(dst, ctxCons0, resultsSize(v))
 		for i := range v.Results {
 			dst = appendResult(dst, &v.Results[i])
 		}
@@ -147,25 +148,25 @@ func AppendValidation(dst []byte, v *bridge.ValidationDetails) []byte {
 		dst = append(dst, ctx4, 1, 0xff)
 	}
 	if v.SecondsUntilExpiration != nil {
-		dst = appendInt(dst, ctx5, clampCount(*v.SecondsUntilExpiration))
+		dst = ber.AppendInt(dst, ctx5, clampCount(*v.SecondsUntilExpiration))
 	}
 	return dst
 }
 
 func appendResult(dst []byte, res *bridge.ValidationResult) []byte {
-	dst = appendHeader(dst, tagSequence, resultSize(res))
+	dst = ber.AppendHeader(dst, tagSequence, resultSize(res))
 	req := &res.Requirement
-	dst = appendHeader(dst, tagSequence, requirementSize(req))
-	dst = appendString(dst, tagOctetString, req.Description)
+	dst = ber.AppendHeader(dst, tagSequence, requirementSize(req))
+	dst = ber.AppendString(dst, tagOctetString, req.Description)
 	if req.ValidationType != "" {
-		dst = appendHeader(dst, ctxCons1, clientSideSize(req))
-		dst = appendString(dst, tagOctetString, req.ValidationType)
+		dst = ber.AppendHeader(dst, ctxCons1, clientSideSize(req))
+		dst = ber.AppendString(dst, tagOctetString, req.ValidationType)
 		if len(req.Properties) > 0 {
-			dst = appendHeader(dst, ctxCons1, propertiesSize(req))
+			dst = ber.AppendHeader(dst, ctxCons1, propertiesSize(req))
 			for _, p := range req.Properties {
-				dst = appendHeader(dst, tagSequence, tlvSize(len(p.Name))+tlvSize(len(p.Value)))
-				dst = appendString(dst, tagOctetString, p.Name)
-				dst = appendString(dst, tagOctetString, p.Value)
+				dst = ber.AppendHeader(dst, tagSequence, ber.TLVSize(len(p.Name))+ber.TLVSize(len(p.Value)))
+				dst = ber.AppendString(dst, tagOctetString, p.Name)
+				dst = ber.AppendString(dst, tagOctetString, p.Value)
 			}
 		}
 	}
@@ -175,7 +176,7 @@ func appendResult(dst []byte, res *bridge.ValidationResult) []byte {
 		dst = append(dst, tagBoolean, 1, 0)
 	}
 	if res.AdditionalInfo != nil {
-		dst = appendString(dst, ctx0, *res.AdditionalInfo)
+		dst = ber.AppendString(dst, ctx0, *res.AdditionalInfo)
 	}
 	return dst
 }

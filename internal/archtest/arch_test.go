@@ -88,6 +88,27 @@ var rules = []rule{
 	{"search", inModule("restback"), "the filter model is protocol-neutral"},
 	{"search", inModule("config"), "the filter model is protocol-neutral"},
 	{"search", is("net/http"), "the filter model is protocol-neutral"},
+	{"restback/sim", anyOf(inModule("restback/pingone"), inModule("restback/pingdirectory"), inModule("restback/transport")),
+		"a simulator that shared the client's code would share its mistakes"},
+	{"internal/ber", notStandard, "the BER primitives serve every layer: standard library only"},
+}
+
+func anyOf(fs ...func(string) bool) func(string) bool {
+	return func(dep string) bool {
+		for _, f := range fs {
+			if f(dep) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// notStandard matches an import outside the standard library (its first
+// element has a dot: a module path).
+func notStandard(dep string) bool {
+	first, _, _ := strings.Cut(dep, "/")
+	return strings.Contains(first, ".")
 }
 
 // TestLayering fails when a package depends on what its layer must not

@@ -33,6 +33,10 @@ type Options struct {
 	ValidFor time.Duration
 	// Now is the time the validity is counted from; default time.Now.
 	Now func() time.Time
+	// Issuer, when set, signs the certificate instead of its own key: a
+	// server certificate (not a CA) under a test certificate authority,
+	// which a client trusts through the issuer alone.
+	Issuer *Cert
 }
 
 // Cert is a generated certificate and its key.
@@ -41,6 +45,7 @@ type Cert struct {
 	DER             []byte // the certificate
 	Leaf            *x509.Certificate
 	Key             *ecdsa.PrivateKey
+	issuer          *Cert
 }
 
 // New makes a self-signed certificate. It is marked as a CA (with
@@ -85,7 +90,13 @@ func New(o Options) (*Cert, error) {
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	parent, signer := tmpl, key
+	if o.Issuer != nil {
+		tmpl.IsCA = false
+		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+		parent, signer = o.Issuer.Leaf, o.Issuer.Key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
 	if err != nil {
 		return nil, fmt.Errorf("self-signed certificate: create: %w", err)
 	}
@@ -103,12 +114,18 @@ func New(o Options) (*Cert, error) {
 		DER:     der,
 		Leaf:    leaf,
 		Key:     key,
+		issuer:  o.Issuer,
 	}, nil
 }
 
-// TLSCertificate is the certificate and key for a tls.Config.
+// TLSCertificate is the certificate and key for a tls.Config; the chain
+// holds the issuers' certificates after the certificate's own.
 func (c *Cert) TLSCertificate() tls.Certificate {
-	return tls.Certificate{Certificate: [][]byte{c.DER}, PrivateKey: c.Key, Leaf: c.Leaf}
+	chain := [][]byte{c.DER}
+	for i := c.issuer; i != nil; i = i.issuer {
+		chain = append(chain, i.DER)
+	}
+	return tls.Certificate{Certificate: chain, PrivateKey: c.Key, Leaf: c.Leaf}
 }
 
 // Pool is a certificate pool that trusts only this certificate.

@@ -90,3 +90,34 @@ func TestWriteFilesLoadAsAPair(t *testing.T) {
 		t.Error("TLSCertificate differs")
 	}
 }
+
+// A certificate with an Issuer is a server certificate under it: trusted
+// through the issuer alone, not a CA, sent with the issuer in its chain.
+func TestIssuer(t *testing.T) {
+	ca, err := New(Options{CommonName: "test root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Options{CommonName: "localhost", Issuer: ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Leaf.IsCA || c.Leaf.KeyUsage&x509.KeyUsageCertSign != 0 || c.Leaf.Issuer.CommonName != "test root" {
+		t.Errorf("IsCA %v, key usage %v, issuer %v", c.Leaf.IsCA, c.Leaf.KeyUsage, c.Leaf.Issuer)
+	}
+	if _, err := c.Leaf.Verify(x509.VerifyOptions{DNSName: "127.0.0.1", Roots: ca.Pool(),
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+		t.Errorf("not trusted through its issuer: %v", err)
+	}
+	other, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Leaf.Verify(x509.VerifyOptions{DNSName: "127.0.0.1", Roots: other.Pool()}); err == nil {
+		t.Error("trusted through another root")
+	}
+	chain := c.TLSCertificate().Certificate
+	if len(chain) != 2 || string(chain[0]) != string(c.DER) || string(chain[1]) != string(ca.DER) {
+		t.Errorf("chain of %d certificates, want the certificate then its issuer", len(chain))
+	}
+}

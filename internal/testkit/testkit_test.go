@@ -62,57 +62,22 @@ func TestClock(t *testing.T) {
 	}
 }
 
-// recorder is a testing.TB that records failures instead of failing.
-type recorder struct {
-	testing.TB
-	mu     sync.Mutex
-	errors []string
-	fatal  bool
-}
-
-func (r *recorder) Helper() {}
-func (r *recorder) Errorf(f string, a ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.errors = append(r.errors, fmt.Sprintf(f, a...))
-}
-func (r *recorder) Fatalf(f string, a ...any) {
-	r.Errorf(f, a...)
-	r.fatal = true
-	panic(r) // unwound by run
-}
-func (r *recorder) Fatal(a ...any) { r.Fatalf("%s", fmt.Sprint(a...)) }
-
-// run calls f with a recorder and returns it once f returns or "fails".
-func run(t *testing.T, f func(tb testing.TB)) *recorder {
-	r := &recorder{TB: t}
-	func() {
-		defer func() {
-			if v := recover(); v != nil && v != any(r) {
-				panic(v)
-			}
-		}()
-		f(r)
-	}()
-	return r
-}
-
 func TestWaitFor(t *testing.T) {
 	n := 0
 	WaitFor(t, "three calls", time.Minute, func() bool { n++; return n == 3 })
-	r := run(t, func(tb testing.TB) { WaitFor(tb, "never", 10*time.Millisecond, func() bool { return false }) })
-	if !r.fatal || !strings.Contains(r.errors[0], "never") {
+	r := Record(t, func(tb testing.TB) { WaitFor(tb, "never", 10*time.Millisecond, func() bool { return false }) })
+	if !r.Stopped || !strings.Contains(r.Errors[0], "never") {
 		t.Errorf("WaitFor on a false condition: %+v", r)
 	}
 }
 
 func TestNoSecrets(t *testing.T) {
-	r := run(t, func(tb testing.TB) {
+	r := Record(t, func(tb testing.TB) {
 		NoSecrets(tb, "the log", "user=bob password=Hunter-2 ok", "Hunter-2", "absent", "")
 	})
-	if len(r.errors) != 1 || strings.Contains(r.errors[0], "Hunter") || !strings.Contains(r.errors[0], "8 bytes") ||
-		!strings.Contains(r.errors[0], "the log") {
-		t.Errorf("NoSecrets: %q", r.errors)
+	if len(r.Errors) != 1 || strings.Contains(r.Errors[0], "Hunter") || !strings.Contains(r.Errors[0], "8 bytes") ||
+		!strings.Contains(r.Errors[0], "the log") {
+		t.Errorf("NoSecrets: %q", r.Errors)
 	}
 }
 
@@ -203,13 +168,13 @@ func TestProcessReadyAndStop(t *testing.T) {
 	if !p.Stderr.Contains("env=42") {
 		t.Fatalf("output: %q %q", p.Stdout, p.Stderr)
 	}
-	r := run(t, func(tb testing.TB) { p.Stop(tb) })
-	if len(r.errors) != 0 || !p.Stderr.Contains("stopping") {
-		t.Fatalf("Stop of a process that exits cleanly on SIGTERM: %q; stderr %q", r.errors, p.Stderr)
+	r := Record(t, func(tb testing.TB) { p.Stop(tb) })
+	if len(r.Errors) != 0 || !p.Stderr.Contains("stopping") {
+		t.Fatalf("Stop of a process that exits cleanly on SIGTERM: %q; stderr %q", r.Errors, p.Stderr)
 	}
 	// Stopping again (the test's cleanup does) finds it exited and clean.
-	if r := run(t, func(tb testing.TB) { p.Stop(tb) }); len(r.errors) != 0 {
-		t.Errorf("second Stop: %q", r.errors)
+	if r := Record(t, func(tb testing.TB) { p.Stop(tb) }); len(r.Errors) != 0 {
+		t.Errorf("second Stop: %q", r.Errors)
 	}
 }
 
@@ -242,9 +207,9 @@ func TestProcessNotReadyIsKilled(t *testing.T) {
 
 func TestProcessFailedExitIsReported(t *testing.T) {
 	p := MustStart(t, Spec{Path: child, Args: []string{"crash"}, Ready: "child ready"})
-	r := run(t, func(tb testing.TB) { p.Stop(tb) })
-	if len(r.errors) != 1 || !strings.Contains(r.errors[0], "exit status 2") {
-		t.Fatalf("Stop of a process that fails: %q", r.errors)
+	r := Record(t, func(tb testing.TB) { p.Stop(tb) })
+	if len(r.Errors) != 1 || !strings.Contains(r.Errors[0], "exit status 2") {
+		t.Fatalf("Stop of a process that fails: %q", r.Errors)
 	}
 	// The cleanup registered by Start would report it again: clear it.
 	p.Err = nil
@@ -253,18 +218,18 @@ func TestProcessFailedExitIsReported(t *testing.T) {
 func TestWaitOutput(t *testing.T) {
 	p := MustStart(t, Spec{Path: child, Args: []string{"ready"}, Ready: "starting"})
 	p.WaitOutput(t, Stderr, 30*time.Second, "the ready line", func(s string) bool { return strings.Contains(s, "child ready") })
-	if r := run(t, func(tb testing.TB) {
+	if r := Record(t, func(tb testing.TB) {
 		p.WaitOutput(tb, Stdout, 50*time.Millisecond, "a line never written", func(s string) bool { return strings.Contains(s, "never") })
-	}); !r.fatal || !strings.Contains(r.errors[0], "no a line never written within 50ms") {
-		t.Errorf("WaitOutput for a missing line: %q", r.errors)
+	}); !r.Stopped || !strings.Contains(r.Errors[0], "no a line never written within 50ms") {
+		t.Errorf("WaitOutput for a missing line: %q", r.Errors)
 	}
 	// Once the process has exited, WaitOutput fails at once.
 	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
 	<-p.Done
-	if r := run(t, func(tb testing.TB) {
+	if r := Record(t, func(tb testing.TB) {
 		p.WaitOutput(tb, Stdout, time.Hour, "more output", func(string) bool { return false })
-	}); !r.fatal || !strings.Contains(r.errors[0], "exited") {
-		t.Errorf("WaitOutput after exit: %q", r.errors)
+	}); !r.Stopped || !strings.Contains(r.Errors[0], "exited") {
+		t.Errorf("WaitOutput after exit: %q", r.Errors)
 	}
 }
 
@@ -282,7 +247,7 @@ func TestReplaceAndReadFile(t *testing.T) {
 	if len(entries) != 1 {
 		t.Errorf("the directory holds %d files, want only the replaced one", len(entries))
 	}
-	if r := run(t, func(tb testing.TB) { ReadFile(tb, path+".missing") }); !r.fatal {
+	if r := Record(t, func(tb testing.TB) { ReadFile(tb, path+".missing") }); !r.Stopped {
 		t.Error("ReadFile of a missing file did not fail")
 	}
 }

@@ -9,14 +9,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/internal/testkit"
 	"github.com/ldapbridge/ldapbridge/restback/sim/directorysim"
 )
 
@@ -35,30 +34,7 @@ type pdFixture struct {
 
 func loadPDFixture(t *testing.T, name string) pdFixture {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "contract", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f pdFixture
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	if !strings.HasPrefix(f.Source, "https://developer.pingidentity.com/") {
-		t.Fatalf("%s: no page URL in source", name)
-	}
-	return f
-}
-
-func jsonEqual(t *testing.T, a, b []byte) bool {
-	t.Helper()
-	var va, vb any
-	if err := json.Unmarshal(a, &va); err != nil {
-		t.Fatalf("%s: %v", a, err)
-	}
-	if err := json.Unmarshal(b, &vb); err != nil {
-		t.Fatalf("%s: %v", b, err)
-	}
-	return reflect.DeepEqual(va, vb)
+	return testkit.LoadExample[pdFixture](t, name)
 }
 
 type pdCaptured struct {
@@ -115,7 +91,7 @@ func TestContractPasswordModify(t *testing.T) {
 	if !strings.HasPrefix(got.auth, "Basic ") && !strings.HasPrefix(got.auth, "Bearer ") {
 		t.Errorf("Authorization %q: neither of the two documented types", got.auth)
 	}
-	if !jsonEqual(t, got.body, f.Request) {
+	if !testkit.JSONEqual(t, got.body, f.Request) {
 		t.Errorf("body\n%s\nthe page (%s) prints\n%s", got.body, f.Source, f.Request)
 	}
 
@@ -173,14 +149,9 @@ func TestContractSimulatorPasswordModify(t *testing.T) {
 	req, _ := http.NewRequest(f.Method, u+strings.Replace(f.Path, "{{dn}}", jimbobDN, 1), strings.NewReader(string(f.Request)))
 	req.Header.Set("Authorization", "Bearer accessToken")
 	req.Header.Set("Content-Type", f.ContentType)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != f.Status {
-		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	status, b := testkit.Do(t, req)
+	if status != f.Status {
+		t.Fatalf("status %d: %s", status, b)
 	}
 	// The entry link names the simulator's host, not the page's.
 	var got, want map[string]any

@@ -1,16 +1,10 @@
 package pingdirectory
 
 import (
-	"crypto/tls"
-	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/restback/sim/directorysim"
@@ -23,15 +17,7 @@ import (
 var systemCA *transporttest.CA
 
 func TestMain(m *testing.M) {
-	ca, cleanup, err := transporttest.InstallSystemCA()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	systemCA = ca
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
+	transporttest.Main(m, func(ca *transporttest.CA) { systemCA = ca })
 }
 
 // The rule for "sent", against a server that closes the connection at
@@ -84,39 +70,15 @@ func TestChangeResentOnlyAfterDialError(t *testing.T) {
 // ca_file means "only these CAs": a server signed by a system root is
 // refused when a ca_file is set, one signed by the file's CA accepted.
 func TestCAFileIsTheOnlyTrust(t *testing.T) {
-	private := transporttest.NewCA(t, "private")
-	serve := func(ca *transporttest.CA) string {
-		sim := directorysim.New(directorysim.Config{Policy: simPolicy})
-		if err := sim.AddUser(aliceDN, alicePW); err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewUnstartedServer(sim)
-		ts.Config.ErrorLog = quietLog()
-		ts.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Leaf(t)}}
-		ts.StartTLS()
-		t.Cleanup(ts.Close)
-		return ts.URL
+	sim := directorysim.New(directorysim.Config{Policy: simPolicy})
+	if err := sim.AddUser(aliceDN, alicePW); err != nil {
+		t.Fatal(err)
 	}
-	publicURL, privateURL := serve(systemCA), serve(private)
-	tests := []struct {
-		name, url, caFile string
-		ok                bool
-	}{
-		{"system roots, server signed by a system root", publicURL, "", true},
-		{"ca_file, server signed by its CA", privateURL, private.File, true},
-		{"ca_file, server signed by a system root", publicURL, private.File, false},
-		{"system roots, server signed by the private CA", privateURL, "", false},
-	}
-	for _, tc := range tests {
-		c, _ := newClient(t, tc.url, func(cfg *Config) { cfg.CAFile = tc.caFile })
+	transporttest.CheckCAFile(t, sim, systemCA, func(url, caFile string) (bool, string) {
+		c, _ := newClient(t, url, func(cfg *Config) { cfg.CAFile = caFile })
 		out := bind(c, aliceDN, alicePW, false)
-		if out.OK() != tc.ok {
-			t.Errorf("%s: %v %q", tc.name, out.Code, out.Diagnostic)
-		}
-		if !tc.ok && !strings.Contains(out.Diagnostic, "TLS") {
-			t.Errorf("%s: diagnostic %q does not say TLS", tc.name, out.Diagnostic)
-		}
-	}
+		return out.OK(), out.Diagnostic
+	})
 }
 
 // Close leaves no idle connection behind: the server sees it closed.
@@ -125,33 +87,16 @@ func TestCloseDropsIdleConnections(t *testing.T) {
 	if err := sim.AddUser(aliceDN, alicePW); err != nil {
 		t.Fatal(err)
 	}
-	var open atomic.Int32
-	ts := httptest.NewUnstartedServer(sim)
-	ts.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		switch st {
-		case http.StateNew:
-			open.Add(1)
-		case http.StateClosed, http.StateHijacked:
-			open.Add(-1)
-		}
-	}
-	ts.Start()
-	defer ts.Close()
-	c, _ := newClient(t, ts.URL, nil)
+	url, open := transporttest.CountingServer(t, sim)
+	c, _ := newClient(t, url, nil)
 	if out := bind(c, aliceDN, alicePW, false); !out.OK() {
 		t.Fatal(out.Code, out.Diagnostic)
 	}
-	if open.Load() != 1 {
-		t.Fatalf("%d connections open after a bind, want 1 (kept alive)", open.Load())
+	if open() != 1 {
+		t.Fatalf("%d connections open after a bind, want 1 (kept alive)", open())
 	}
 	c.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for open.Load() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections still open after Close", open.Load())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	transporttest.WaitAllClosed(t, open)
 }
 
 // Wrong place is not wrong password: a base URL with the API path pasted

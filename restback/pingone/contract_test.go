@@ -12,8 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -22,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/internal/testkit"
 	"github.com/ldapbridge/ldapbridge/restback/sim/pingonesim"
 )
 
@@ -41,18 +40,7 @@ type fixture struct {
 
 func loadFixture(t *testing.T, name string) fixture {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "contract", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f fixture
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	if !strings.HasPrefix(f.Source, "https://developer.pingidentity.com/") {
-		t.Fatalf("%s: no page URL in source", name)
-	}
-	return f
+	return testkit.LoadExample[fixture](t, name)
 }
 
 // substitute replaces the pages' {{placeholders}} in a documented body.
@@ -62,19 +50,6 @@ func substitute(raw json.RawMessage, vars map[string]string) []byte {
 		s = strings.ReplaceAll(s, "{{"+k+"}}", v)
 	}
 	return []byte(s)
-}
-
-// equalJSON reports whether two JSON texts hold the same value.
-func equalJSON(t *testing.T, a, b []byte) bool {
-	t.Helper()
-	var va, vb any
-	if err := json.Unmarshal(a, &va); err != nil {
-		t.Fatalf("%s: %v", a, err)
-	}
-	if err := json.Unmarshal(b, &vb); err != nil {
-		t.Fatalf("%s: %v", b, err)
-	}
-	return reflect.DeepEqual(va, vb)
 }
 
 // captured is a request the client sent to the page server.
@@ -194,7 +169,7 @@ func checkRequest(t *testing.T, f fixture, got captured, vars map[string]string)
 	if !strings.HasPrefix(got.auth, "Bearer ") {
 		t.Errorf("%s: Authorization %q, the page says Bearer {{accessToken}}", f.Title, got.auth)
 	}
-	if want := substitute(f.Request, vars); !equalJSON(t, got.body, want) {
+	if want := substitute(f.Request, vars); !testkit.JSONEqual(t, got.body, want) {
 		t.Errorf("%s: body\n%s\nthe page (%s) prints\n%s", f.Title, got.body, f.Source, want)
 	}
 }
@@ -523,13 +498,7 @@ func TestContractSimulator(t *testing.T) {
 		req, _ := http.NewRequest(method, e.url+"/v1/environments/"+testEnv+path, strings.NewReader(string(body)))
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Content-Type", mediaType)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		return testkit.Do(t, req)
 	}
 	vars := map[string]string{"gatewayID": "gw-id", "userTypeID": "ut-id", "currentPassword": "Elmer-Passw0rd!", "newPassword": "Fresh-Passw0rd#1"}
 	stateFields := []string{".status"}
@@ -539,14 +508,9 @@ func TestContractSimulator(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, e.url+"/"+testEnv+"/as/token", strings.NewReader("grant_type=client_credentials"))
 		req.SetBasicAuth(testClient, testSecret)
 		req.Header.Set("Content-Type", f.ContentType)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != f.Status {
-			t.Fatalf("token: %d %s", resp.StatusCode, b)
+		status, b := testkit.Do(t, req)
+		if status != f.Status {
+			t.Fatalf("token: %d %s", status, b)
 		}
 		sameShape(t, f.Title, f.Response, b, []string{".token_type", ".expires_in"})
 	})

@@ -2,15 +2,10 @@ package pingone
 
 import (
 	"context"
-	"crypto/tls"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,15 +19,7 @@ import (
 var systemCA *transporttest.CA
 
 func TestMain(m *testing.M) {
-	ca, cleanup, err := transporttest.InstallSystemCA()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	systemCA = ca
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
+	transporttest.Main(m, func(ca *transporttest.CA) { systemCA = ca })
 }
 
 // clientFor is a client of e's environment whose API requests go to api
@@ -130,67 +117,26 @@ func TestWrongPlaceIsNotWrongPassword(t *testing.T) {
 // CA accepted.
 func TestCAFileIsTheOnlyTrust(t *testing.T) {
 	e := newEnv(t)
-	private := transporttest.NewCA(t, "private")
-	serve := func(ca *transporttest.CA) string {
-		ts := httptest.NewUnstartedServer(e.sim)
-		ts.Config.ErrorLog = nil
-		ts.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Leaf(t)}}
-		ts.StartTLS()
-		t.Cleanup(ts.Close)
-		return ts.URL
-	}
-	publicURL, privateURL := serve(systemCA), serve(private)
-	tests := []struct {
-		name, url, caFile string
-		ok                bool
-	}{
-		{"system roots, server signed by a system root", publicURL, "", true},
-		{"ca_file, server signed by its CA", privateURL, private.File, true},
-		{"ca_file, server signed by a system root", publicURL, private.File, false},
-		{"system roots, server signed by the private CA", privateURL, "", false},
-	}
-	for _, tc := range tests {
-		c := e.clientFor(tc.url, func(cfg *Config) { cfg.AuthURL, cfg.CAFile = tc.url, tc.caFile })
+	transporttest.CheckCAFile(t, e.sim, systemCA, func(url, caFile string) (bool, string) {
+		c := e.clientFor(url, func(cfg *Config) { cfg.AuthURL, cfg.CAFile = url, caFile })
 		out := c.Bind(context.Background(), bridge.BindRequest{DN: dn("alice"), Password: e.secret(alicePW)})
-		if out.OK() != tc.ok {
-			t.Errorf("%s: %v %q", tc.name, out.Code, out.Diagnostic)
-		}
-		if !tc.ok && !strings.Contains(out.Diagnostic, "TLS") {
-			t.Errorf("%s: diagnostic %q does not say TLS", tc.name, out.Diagnostic)
-		}
-	}
+		return out.OK(), out.Diagnostic
+	})
 }
 
 // Close leaves no idle connection behind: the server sees it closed.
 func TestCloseDropsIdleConnections(t *testing.T) {
 	e := newEnv(t)
-	var open atomic.Int32
-	ts := httptest.NewUnstartedServer(e.sim)
-	ts.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		switch st {
-		case http.StateNew:
-			open.Add(1)
-		case http.StateClosed, http.StateHijacked:
-			open.Add(-1)
-		}
-	}
-	ts.Start()
-	defer ts.Close()
-	c := e.clientFor(ts.URL, func(cfg *Config) { cfg.AuthURL = ts.URL })
+	url, open := transporttest.CountingServer(t, e.sim)
+	c := e.clientFor(url, func(cfg *Config) { cfg.AuthURL = url })
 	if out := c.Bind(context.Background(), bridge.BindRequest{DN: dn("alice"), Password: e.secret(alicePW)}); !out.OK() {
 		t.Fatal(out.Code, out.Diagnostic)
 	}
-	if open.Load() == 0 {
+	if open() == 0 {
 		t.Fatal("no connection kept alive after a bind; the check would be vacuous")
 	}
 	c.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for open.Load() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections still open after Close", open.Load())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	transporttest.WaitAllClosed(t, open)
 }
 
 // Close stops a token refresh in progress: an operation waiting for it

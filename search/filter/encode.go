@@ -1,28 +1,16 @@
 package filter
 
+import "github.com/ldapbridge/ldapbridge/internal/ber"
+
 // Encode returns the BER of f, as Decode reads it (used by tests, fuzzing
 // and by code that forwards a filter).
 func Encode(f *Filter) []byte {
 	return appendFilter(nil, f)
 }
 
-func appendTLV(b []byte, tag byte, body []byte) []byte {
-	b = append(b, tag)
-	n := len(body)
-	switch {
-	case n < 0x80:
-		b = append(b, byte(n))
-	case n < 0x100:
-		b = append(b, 0x81, byte(n))
-	case n < 0x10000:
-		b = append(b, 0x82, byte(n>>8), byte(n))
-	case n < 0x1000000:
-		b = append(b, 0x83, byte(n>>16), byte(n>>8), byte(n))
-	default:
-		b = append(b, 0x84, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	return append(b, body...)
-}
+// appendTLV writes one element; the length forms are the shared ones
+// (internal/ber).
+func appendTLV(b []byte, tag byte, body []byte) []byte { return ber.AppendBytes(b, tag, body) }
 
 func appendFilter(b []byte, f *Filter) []byte {
 	var body []byte

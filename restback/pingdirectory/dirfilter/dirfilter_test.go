@@ -5,25 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-ldap/ldap/v3"
-
 	"github.com/ldapbridge/ldapbridge/search/filter"
 	"github.com/ldapbridge/ldapbridge/search/pushdown"
 	"github.com/ldapbridge/ldapbridge/search/pushdown/pushdowntest"
 )
-
-func decode(t testing.TB, s string) *filter.Filter {
-	t.Helper()
-	p, err := ldap.CompileFilter(s)
-	if err != nil {
-		t.Fatalf("CompileFilter(%q): %v", s, err)
-	}
-	f, err := filter.Decode(p.Bytes())
-	if err != nil {
-		t.Fatalf("Decode(%q): %v", s, err)
-	}
-	return f
-}
 
 func TestTranslate(t *testing.T) {
 	tests := []struct {
@@ -69,16 +54,7 @@ func TestTranslate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.ldap, func(t *testing.T) {
-			r := Translate(decode(t, tc.ldap))
-			if r.Filter != tc.want || r.Exact != tc.exact || r.None != tc.none {
-				t.Errorf("Translate = %q exact=%v none=%v; want %q exact=%v none=%v (untranslated %v)",
-					r.Filter, r.Exact, r.None, tc.want, tc.exact, tc.none, r.Untranslated)
-			}
-			if r.Filter != "" {
-				if _, err := pushdown.Parse(r.Filter); err != nil {
-					t.Errorf("output does not parse: %v", err)
-				}
-			}
+			pushdowntest.CheckTranslation(t, Translate, tc.ldap, pushdown.Result{Filter: tc.want, Exact: tc.exact, None: tc.none})
 		})
 	}
 }
@@ -91,23 +67,13 @@ func TestInjection(t *testing.T) {
 		`not (uid pr)`, "\u2028", strings.Repeat(`"\`, 1500),
 	} {
 		f := &filter.Filter{Kind: filter.Equality, Attr: "description", Value: v}
-		r := Translate(f)
-		e, err := pushdown.Parse(r.Filter)
-		if err != nil {
-			t.Fatalf("%q: output %q does not parse: %v", v, r.Filter, err)
-		}
-		if e.Op != pushdown.Eq || e.Attr != "description" || e.Value != v {
-			t.Errorf("%q: parsed back as %#v", v, e)
-		}
-		if strings.ContainsAny(r.Filter, "\x00\n") {
-			t.Errorf("%q: control character in %q", v, r.Filter)
-		}
+		pushdowntest.CheckComparison(t, v, Translate(f).Filter, "description", v)
 	}
 }
 
 func TestTooLong(t *testing.T) {
 	long := strings.Repeat("x", 3000)
-	f := decode(t, "(&(uid=a)(cn="+long+")(sn="+long+")(mail="+long+")(title=b))")
+	f := pushdowntest.Decode(t, "(&(uid=a)(cn="+long+")(sn="+long+")(mail="+long+")(title=b))")
 	r := Translate(f)
 	if len(r.Filter) > MaxFilterLen || r.Exact {
 		t.Fatalf("len %d exact %v", len(r.Filter), r.Exact)
@@ -115,7 +81,7 @@ func TestTooLong(t *testing.T) {
 	if !strings.HasPrefix(r.Filter, `uid eq "a" and cn eq "`) || !strings.HasSuffix(r.Filter, `title eq "b"`) {
 		t.Errorf("kept %.60q...", r.Filter)
 	}
-	or := decode(t, "(|(uid=a)(cn="+long+")(sn="+long+")(mail="+long+"))")
+	or := pushdowntest.Decode(t, "(|(uid=a)(cn="+long+")(sn="+long+")(mail="+long+"))")
 	if r := Translate(or); r.Filter != "" || r.Exact || r.None {
 		t.Errorf("long or: %+v", r)
 	}
@@ -158,66 +124,21 @@ func reference(e *pushdown.Expr) *filter.Filter {
 // translation of f on entry e.
 func check(t *testing.T, f *filter.Filter, e filter.Entry) {
 	t.Helper()
-	r := Translate(f)
-	ldapTrue := filter.Evaluate(f, e, nil) == filter.True
-	var backend bool
-	switch {
-	case r.None:
-		backend = false
-	case r.Filter == "":
-		backend = true
-	default:
-		x, err := pushdown.Parse(r.Filter)
-		if err != nil {
-			t.Fatalf("%s → %q does not parse: %v", f, r.Filter, err)
-		}
-		backend = filter.Evaluate(reference(x), e, nil) == filter.True
-	}
-	if ldapTrue && !backend {
-		t.Fatalf("narrower: %s is TRUE on %v but %q (none=%v) does not match", f, e, r.Filter, r.None)
-	}
-	if r.Exact && backend != ldapTrue {
-		t.Fatalf("not exact: %s is %v on %v, %q matches=%v", f, ldapTrue, e, r.Filter, backend)
-	}
+	pushdowntest.CheckSuperset(t, f, e, Translate(f), func(x *pushdown.Expr) bool {
+		return filter.Evaluate(reference(x), e, nil) == filter.True
+	}, true)
 }
 
 func TestSuperset(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	n := 20000
-	if testing.Short() {
-		n = 2000
-	}
-	for i := 0; i < n; i++ {
+	pushdowntest.Repeat(rand.New(rand.NewPCG(1, 2)), func(r *rand.Rand) {
 		check(t, pushdowntest.Filter(r, 3), pushdowntest.Entry(r, nil))
-	}
+	})
 }
 
 func FuzzTranslate(f *testing.F) {
-	for _, s := range []string{"(uid=jdoe)", "(&(objectClass=person)(uid=jdoe))", "(|(uid=a)(!(cn=b*c*d)))",
-		`(cn=\22\29 or \28uid pr)`, "(cn:dn:2.5.13.5:=J)", "(!(userPassword=x))"} {
-		p, err := ldap.CompileFilter(s)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(p.Bytes(), uint64(1))
-	}
-	f.Fuzz(func(t *testing.T, b []byte, seed uint64) {
-		flt, err := filter.Decode(b)
-		if err != nil {
-			return
-		}
-		r := Translate(flt)
-		if r.Filter != "" {
-			if _, err := pushdown.Parse(r.Filter); err != nil {
-				t.Fatalf("%s → %q does not parse: %v", flt, r.Filter, err)
-			}
-			if len(r.Filter) > MaxFilterLen {
-				t.Fatalf("filter of %d bytes", len(r.Filter))
-			}
-		}
-		rnd := rand.New(rand.NewPCG(seed, seed))
-		for i := 0; i < 4; i++ {
-			check(t, flt, pushdowntest.Entry(rnd, nil))
-		}
+	seeds := []string{"(uid=jdoe)", "(&(objectClass=person)(uid=jdoe))", "(|(uid=a)(!(cn=b*c*d)))",
+		`(cn=\22\29 or \28uid pr)`, "(cn:dn:2.5.13.5:=J)", "(!(userPassword=x))"}
+	pushdowntest.FuzzTranslate(f, seeds, MaxFilterLen, Translate, func(t *testing.T, flt *filter.Filter, r *rand.Rand) {
+		check(t, flt, pushdowntest.Entry(r, nil))
 	})
 }

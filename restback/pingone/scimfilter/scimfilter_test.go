@@ -5,25 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-ldap/ldap/v3"
-
 	"github.com/ldapbridge/ldapbridge/search/filter"
 	"github.com/ldapbridge/ldapbridge/search/pushdown"
 	"github.com/ldapbridge/ldapbridge/search/pushdown/pushdowntest"
 )
-
-func decode(t testing.TB, s string) *filter.Filter {
-	t.Helper()
-	p, err := ldap.CompileFilter(s)
-	if err != nil {
-		t.Fatalf("CompileFilter(%q): %v", s, err)
-	}
-	f, err := filter.Decode(p.Bytes())
-	if err != nil {
-		t.Fatalf("Decode(%q): %v", s, err)
-	}
-	return f
-}
 
 func TestTranslate(t *testing.T) {
 	tests := []struct {
@@ -72,16 +57,7 @@ func TestTranslate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.ldap, func(t *testing.T) {
-			r := Translate(decode(t, tc.ldap))
-			if r.Filter != tc.want || r.None != tc.none || r.Exact != tc.exact {
-				t.Errorf("Translate = %q none=%v exact=%v; want %q none=%v exact=%v (untranslated %v)",
-					r.Filter, r.None, r.Exact, tc.want, tc.none, tc.exact, r.Untranslated)
-			}
-			if r.Filter != "" {
-				if _, err := pushdown.Parse(r.Filter); err != nil {
-					t.Errorf("output does not parse: %v", err)
-				}
-			}
+			pushdowntest.CheckTranslation(t, Translate, tc.ldap, pushdown.Result{Filter: tc.want, Exact: tc.exact, None: tc.none})
 		})
 	}
 }
@@ -92,18 +68,7 @@ func TestInjection(t *testing.T) {
 		`not (username pr)`, "\u2028", `\u0022`, strings.Repeat(`"\`, MaxValueLen/2),
 	} {
 		f := &filter.Filter{Kind: filter.Equality, Attr: "uid", Value: v}
-		r := Translate(f)
-		e, err := pushdown.Parse(r.Filter)
-		if err != nil {
-			t.Fatalf("%q: output %q does not parse: %v", v, r.Filter, err)
-		}
-		want := filter.FoldSpaces(v, filter.Whole)
-		if e.Op != pushdown.Eq || e.Attr != "username" || e.Value != want {
-			t.Errorf("%q: parsed back as %#v", v, e)
-		}
-		if strings.ContainsAny(r.Filter, "\x00\n") {
-			t.Errorf("%q: control character in %q", v, r.Filter)
-		}
+		pushdowntest.CheckComparison(t, v, Translate(f).Filter, "username", filter.FoldSpaces(v, filter.Whole))
 	}
 }
 
@@ -213,64 +178,25 @@ func entry(r *rand.Rand) filter.Entry {
 	return e
 }
 
+// check asserts the superset property (not exactness) of the translation
+// of f on entry e.
 func check(t *testing.T, f *filter.Filter, e filter.Entry) {
 	t.Helper()
-	r := Translate(f)
-	ldapTrue := filter.Evaluate(f, e, nil) == filter.True
-	var backend bool
-	switch {
-	case r.None:
-	case r.Filter == "":
-		backend = true
-	default:
-		x, err := pushdown.Parse(r.Filter)
-		if err != nil {
-			t.Fatalf("%s → %q does not parse: %v", f, r.Filter, err)
-		}
-		backend = reference(x, user(e))
-	}
-	if ldapTrue && !backend {
-		t.Fatalf("narrower: %s is TRUE on %q but %q (none=%v) does not match", f, e, r.Filter, r.None)
-	}
+	pushdowntest.CheckSuperset(t, f, e, Translate(f), func(x *pushdown.Expr) bool {
+		return reference(x, user(e))
+	}, false)
 }
 
 func TestSuperset(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	n := 20000
-	if testing.Short() {
-		n = 2000
-	}
-	for i := 0; i < n; i++ {
+	pushdowntest.Repeat(rand.New(rand.NewPCG(3, 4)), func(r *rand.Rand) {
 		check(t, pushdowntest.Filter(r, 3), entry(r))
-	}
+	})
 }
 
 func FuzzTranslate(f *testing.F) {
-	for _, s := range []string{"(uid=jdoe)", "(&(objectClass=person)(uid=jdoe))", "(|(uid=a)(!(cn=b*c*d)))",
-		`(uid=\22\29 or \28username pr)`, "(sn=  a  b *c)", "(!(objectClass=x))"} {
-		p, err := ldap.CompileFilter(s)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(p.Bytes(), uint64(1))
-	}
-	f.Fuzz(func(t *testing.T, b []byte, seed uint64) {
-		flt, err := filter.Decode(b)
-		if err != nil {
-			return
-		}
-		r := Translate(flt)
-		if r.Filter != "" {
-			if _, err := pushdown.Parse(r.Filter); err != nil {
-				t.Fatalf("%s → %q does not parse: %v", flt, r.Filter, err)
-			}
-			if len(r.Filter) > MaxFilterLen {
-				t.Fatalf("filter of %d bytes", len(r.Filter))
-			}
-		}
-		rnd := rand.New(rand.NewPCG(seed, seed))
-		for i := 0; i < 4; i++ {
-			check(t, flt, entry(rnd))
-		}
+	seeds := []string{"(uid=jdoe)", "(&(objectClass=person)(uid=jdoe))", "(|(uid=a)(!(cn=b*c*d)))",
+		`(uid=\22\29 or \28username pr)`, "(sn=  a  b *c)", "(!(objectClass=x))"}
+	pushdowntest.FuzzTranslate(f, seeds, MaxFilterLen, Translate, func(t *testing.T, flt *filter.Filter, r *rand.Rand) {
+		check(t, flt, entry(r))
 	})
 }

@@ -2,12 +2,12 @@ package directorysim
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/ldapbridge/ldapbridge/restback/sim/simhttp"
 )
 
 // FaultKind selects what a Fault does to a request.
@@ -69,11 +69,7 @@ func (s *Server) SetFault(f Fault) {
 
 // SetLatency adds fixed plus a uniformly random share of jitter to every
 // request, for benchmarks.
-func (s *Server) SetLatency(fixed, jitter time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency, s.jitter = fixed, jitter
-}
+func (s *Server) SetLatency(fixed, jitter time.Duration) { s.web.SetLatency(fixed, jitter) }
 
 // takeFault returns the fault that applies to a request for path and
 // consumes one use of it.
@@ -97,33 +93,6 @@ func hasSuffix(s, suffix string) bool {
 	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
 }
 
-func (s *Server) delay() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d := s.latency
-	if s.jitter > 0 {
-		d += rand.N(s.jitter)
-	}
-	return d
-}
-
-// sleep waits d or until the request or the server ends; false if it ended.
-func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	case <-s.closing:
-		return false
-	}
-}
-
 // serveFault applies f to the request; serve runs the real handler.
 func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault, serve http.HandlerFunc) {
 	record := func() *recorder {
@@ -140,31 +109,24 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault, ser
 		if status == 0 {
 			status = http.StatusServiceUnavailable
 		}
-		if f.RetryAfter > 0 {
-			secs := int64((f.RetryAfter + time.Second - 1) / time.Second)
-			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-		}
+		simhttp.SetRetryAfter(w.Header(), f.RetryAfter)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(status)
 		fmt.Fprintf(w, "%d %s\n", status, http.StatusText(status))
 	case FaultDelay:
-		if s.sleep(r.Context(), f.Delay) {
+		if s.web.Sleep(r.Context(), f.Delay) {
 			serve(w, r)
 		}
 	case FaultHang:
 		if f.Process {
 			record()
 		}
-		select {
-		case <-r.Context().Done():
-		case <-s.closing:
-		}
-		panic(http.ErrAbortHandler)
+		s.web.Hang(r)
 	case FaultCloseConn:
 		if f.Process {
 			record()
 		}
-		panic(http.ErrAbortHandler)
+		simhttp.Abort()
 	case FaultTruncatedBody:
 		rec := record()
 		body := rec.body.Bytes()
@@ -175,7 +137,7 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault, ser
 		if fl, ok := w.(http.Flusher); ok {
 			fl.Flush()
 		}
-		panic(http.ErrAbortHandler)
+		simhttp.Abort()
 	case FaultNonJSON:
 		if f.Process {
 			record()

@@ -15,9 +15,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -25,6 +23,7 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/ldapbridge/ldapbridge/restback/sim/simhttp"
 )
 
 // Policy is the password policy every user is subject to.
@@ -53,29 +52,25 @@ type Server struct {
 	admins    []*ldap.DN
 	configErr error
 
-	mu      sync.Mutex
-	users   map[string]*user  // by dnKey
-	tokens  map[string]string // bearer access token -> dnKey of its identity
-	fault   faultState
-	latency time.Duration
-	jitter  time.Duration
+	mu     sync.Mutex
+	users  map[string]*user  // by dnKey
+	tokens map[string]string // bearer access token -> dnKey of its identity
+	fault  faultState
 
 	requests atomic.Int64
 
-	closing   chan struct{}
-	closeOnce sync.Once
-	srv       *http.Server
+	web *simhttp.Server
 }
 
 // New makes a simulator with no users. A bad admin DN is reported by
 // Start and by every request.
 func New(cfg Config) *Server {
 	s := &Server{
-		policy:  cfg.Policy,
-		now:     cfg.Now,
-		users:   make(map[string]*user),
-		tokens:  make(map[string]string),
-		closing: make(chan struct{}),
+		policy: cfg.Policy,
+		now:    cfg.Now,
+		users:  make(map[string]*user),
+		tokens: make(map[string]string),
+		web:    simhttp.New("directorysim"),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -156,37 +151,11 @@ func (s *Server) Start(addr string) (string, error) {
 	if s.configErr != nil {
 		return "", s.configErr
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("directorysim: listen %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	s.mu.Lock()
-	if s.srv != nil {
-		s.mu.Unlock()
-		ln.Close()
-		return "", errors.New("directorysim: already started")
-	}
-	s.srv = srv
-	s.mu.Unlock()
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), nil
+	return s.web.Start(addr, s)
 }
 
 // Close releases hung requests and stops the server started by Start.
-func (s *Server) Close() error {
-	s.closeOnce.Do(func() { close(s.closing) })
-	s.mu.Lock()
-	srv := s.srv
-	s.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	if err := srv.Close(); err != nil {
-		return fmt.Errorf("directorysim: close: %w", err)
-	}
-	return nil
-}
+func (s *Server) Close() error { return s.web.Close() }
 
 // Requests is the number of HTTP requests received, faulted ones included.
 func (s *Server) Requests() int64 { return s.requests.Load() }
@@ -223,7 +192,7 @@ func (s *Server) lookup(dn string) *user {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
-	if !s.sleep(r.Context(), s.delay()) {
+	if !s.web.Delay(r.Context()) {
 		return
 	}
 	w.Header().Set("Correlation-Id", newCorrelationID())

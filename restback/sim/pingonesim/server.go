@@ -11,20 +11,17 @@
 package pingonesim
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
-	"fmt"
-	"math/big"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ldapbridge/ldapbridge/restback/sim/simhttp"
 )
 
 // Config configures a simulated environment.
@@ -82,17 +79,13 @@ type Server struct {
 	tokens    map[string]time.Time
 	fault     Fault
 	faultLeft int
-	latFixed  time.Duration
-	latJitter time.Duration
 	policy    policy
 	others    []policy
 
 	requests atomic.Int64
 	grants   atomic.Int64
 
-	closed    chan struct{}
-	closeOnce sync.Once
-	srv       *http.Server
+	web *simhttp.Server
 }
 
 // New makes a simulator with the Standard policy and no users.
@@ -115,45 +108,17 @@ func New(cfg Config) *Server {
 		tokens: map[string]time.Time{},
 		policy: standardPolicy(cfg.EnvironmentID, cfg.MinAge, created),
 		others: otherPolicies(cfg.EnvironmentID, created),
-		closed: make(chan struct{}),
+		web:    simhttp.New("pingonesim"),
 	}
 }
 
 // Start serves the simulator on addr ("127.0.0.1:0" for any free port)
 // and returns its base URL.
-func (s *Server) Start(addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("pingonesim: listen on %s: %w", addr, err)
-	}
-	s.mu.Lock()
-	if s.srv != nil {
-		s.mu.Unlock()
-		ln.Close()
-		return "", errors.New("pingonesim: already started")
-	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	srv := s.srv
-	s.mu.Unlock()
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), nil
-}
+func (s *Server) Start(addr string) (string, error) { return s.web.Start(addr, s) }
 
 // Close stops the listener started by Start, releases hanging requests
 // and closes open connections.
-func (s *Server) Close() error {
-	s.closeOnce.Do(func() { close(s.closed) })
-	s.mu.Lock()
-	srv := s.srv
-	s.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	if err := srv.Close(); err != nil {
-		return fmt.Errorf("pingonesim: close: %w", err)
-	}
-	return nil
-}
+func (s *Server) Close() error { return s.web.Close() }
 
 // SetFault installs f (the zero Fault clears it).
 func (s *Server) SetFault(f Fault) {
@@ -164,11 +129,7 @@ func (s *Server) SetFault(f Fault) {
 }
 
 // SetLatency delays every request by fixed plus a random part up to jitter.
-func (s *Server) SetLatency(fixed, jitter time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latFixed, s.latJitter = max(fixed, 0), max(jitter, 0)
-}
+func (s *Server) SetLatency(fixed, jitter time.Duration) { s.web.SetLatency(fixed, jitter) }
 
 // Requests is the number of API requests received (token requests are not
 // counted), including those a fault answered.
@@ -189,8 +150,8 @@ func (s *Server) RevokeTokens() {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
 	w.Header().Set("Correlation-Id", newID())
-	if !s.delay(r.Context()) {
-		abort()
+	if !s.web.Delay(r.Context()) {
+		simhttp.Abort()
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	if len(parts) == 3 && parts[1] == "as" && parts[2] == "token" {
@@ -231,31 +192,6 @@ func targetOf(parts []string) FaultTarget {
 	return TargetAPI
 }
 
-func (s *Server) delay(ctx context.Context) bool {
-	s.mu.Lock()
-	d := s.latFixed
-	if s.latJitter > 0 {
-		n, err := rand.Int(rand.Reader, big.NewInt(int64(s.latJitter)+1))
-		if err == nil {
-			d += time.Duration(n.Int64())
-		}
-	}
-	s.mu.Unlock()
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	case <-s.closed:
-		return false
-	}
-}
-
 // applyFault answers r as the installed fault says, if it applies.
 func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, target FaultTarget) bool {
 	s.mu.Lock()
@@ -277,16 +213,9 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, target Fault
 		return false
 	}
 	if f.Hang {
-		select {
-		case <-r.Context().Done():
-		case <-s.closed:
-		}
-		abort()
+		s.web.Hang(r)
 	}
-	if f.RetryAfter > 0 {
-		secs := (f.RetryAfter + time.Second - 1) / time.Second
-		w.Header().Set("Retry-After", fmt.Sprint(int64(secs)))
-	}
+	simhttp.SetRetryAfter(w.Header(), f.RetryAfter)
 	if target == TargetToken {
 		writeOAuthError(w, f.Status, "server_error", http.StatusText(f.Status))
 		return true
@@ -306,10 +235,6 @@ func (s *Server) authorized(r *http.Request) bool {
 	exp, ok := s.tokens[h[len(prefix):]]
 	return ok && s.now().Before(exp)
 }
-
-// abort drops the connection without an answer (net/http recovers this
-// panic silently), as a server that went away would.
-func abort() { panic(http.ErrAbortHandler) }
 
 // digest is how the simulator remembers a cleartext password.
 func (s *Server) digest(pw string) [32]byte {

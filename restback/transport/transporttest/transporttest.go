@@ -6,30 +6,27 @@ package transporttest
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
+	"fmt"
 	"io"
-	"math/big"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ldapbridge/ldapbridge/internal/selfsigned"
 )
 
 // CA is a test certificate authority.
 type CA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
+	cert *selfsigned.Cert
 	// File is a PEM file holding the CA's certificate (a ca_file).
 	File string
 }
@@ -46,32 +43,15 @@ func NewCA(t testing.TB, name string) *CA {
 }
 
 func newCA(dir, name string) (*CA, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
+	cert, err := selfsigned.New(selfsigned.Options{CommonName: name, ValidFor: 24 * time.Hour})
 	if err != nil {
 		return nil, err
 	}
 	file := filepath.Join(dir, name+".pem")
-	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+	if err := os.WriteFile(file, cert.CertPEM, 0o600); err != nil {
 		return nil, err
 	}
-	return &CA{cert: cert, key: key, File: file}, nil
+	return &CA{cert: cert, File: file}, nil
 }
 
 // InstallSystemCA makes a CA the process's only system root (through
@@ -101,28 +81,106 @@ func InstallSystemCA() (*CA, func(), error) {
 	return ca, cleanup, nil
 }
 
-// Leaf issues a server certificate for 127.0.0.1 and localhost.
+// Main is a TestMain for the tests of a transport rule: it runs m with a
+// CA of the tests' own as the process's only system root (see
+// InstallSystemCA), handed to use before any test runs, removes the CA's
+// files and exits with the tests' status.
+func Main(m *testing.M, use func(*CA)) {
+	ca, cleanup, err := InstallSystemCA()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	use(ca)
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
+// Leaf issues a server certificate for 127.0.0.1 and localhost, sent
+// with the CA's certificate.
 func (ca *CA) Leaf(t testing.TB) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := selfsigned.New(selfsigned.Options{CommonName: "localhost", Hosts: []string{"127.0.0.1", "localhost"},
+		ValidFor: 24 * time.Hour, Issuer: ca.cert})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+	return c.TLSCertificate()
+}
+
+// TLSServer serves h over TLS, with a certificate ca issued, until the
+// test ends, and returns its URL. Its error log is discarded: the
+// handshakes a client refuses are what the tests are about.
+func TLSServer(t testing.TB, h http.Handler, ca *CA) string {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(h)
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	ts.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Leaf(t)}}
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// CheckCAFile checks that ca_file means "only these CAs" for a backend: a
+// server (serving h) signed by systemCA, the process's system root (see
+// Main), is refused when a ca_file is set, one signed by the file's CA
+// accepted, and the refusals say TLS. bind binds through a client of url
+// that has caFile as its ca_file ("": none).
+func CheckCAFile(t *testing.T, h http.Handler, systemCA *CA, bind func(url, caFile string) (ok bool, diagnostic string)) {
+	t.Helper()
+	private := NewCA(t, "private")
+	publicURL, privateURL := TLSServer(t, h, systemCA), TLSServer(t, h, private)
+	tests := []struct {
+		name, url, caFile string
+		ok                bool
+	}{
+		{"system roots, server signed by a system root", publicURL, "", true},
+		{"ca_file, server signed by its CA", privateURL, private.File, true},
+		{"ca_file, server signed by a system root", publicURL, private.File, false},
+		{"system roots, server signed by the private CA", privateURL, "", false},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range tests {
+		ok, diag := bind(tc.url, tc.caFile)
+		if ok != tc.ok {
+			t.Errorf("%s: ok=%v %q", tc.name, ok, diag)
+		}
+		if !tc.ok && !strings.Contains(diag, "TLS") {
+			t.Errorf("%s: diagnostic %q does not say TLS", tc.name, diag)
+		}
 	}
-	return tls.Certificate{Certificate: [][]byte{der, ca.cert.Raw}, PrivateKey: key}
+}
+
+// CountingServer serves h until the test ends and counts its open
+// connections, for the tests of a backend's Close.
+func CountingServer(t testing.TB, h http.Handler) (url string, open func() int32) {
+	t.Helper()
+	var n atomic.Int32
+	ts := httptest.NewUnstartedServer(h)
+	ts.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			n.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			n.Add(-1)
+		}
+	}
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return ts.URL, n.Load
+}
+
+// WaitAllClosed fails the test unless open drops to 0 within 5 seconds:
+// the server sees the client's idle connections closed.
+func WaitAllClosed(t testing.TB, open func() int32) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for open() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still open after Close", open())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Stage is where a StageServer breaks a request.
