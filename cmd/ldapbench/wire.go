@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/ldapbridge/ldapbridge/internal/ber"
 )
 
 // The load tool speaks just enough LDAP, encoded by hand, to cost the
@@ -42,95 +44,40 @@ const (
 	oidPasswordPolicy = "1.3.6.1.4.1.42.2.27.8.5.1"
 )
 
-// appendLength appends a definite BER length.
-func appendLength(b []byte, n int) []byte {
-	switch {
-	case n < 0x80:
-		return append(b, byte(n))
-	case n <= 0xff:
-		return append(b, 0x81, byte(n))
-	case n <= 0xffff:
-		return append(b, 0x82, byte(n>>8), byte(n))
-	default:
-		return append(b, 0x83, byte(n>>16), byte(n>>8), byte(n))
-	}
-}
-
-func lengthLen(n int) int {
-	switch {
-	case n < 0x80:
-		return 1
-	case n <= 0xff:
-		return 2
-	case n <= 0xffff:
-		return 3
-	}
-	return 4
-}
-
-func tlvLen(content int) int { return 1 + lengthLen(content) + content }
-
-func appendTLV(b []byte, tag byte, v string) []byte {
-	b = append(b, tag)
-	b = appendLength(b, len(v))
-	return append(b, v...)
-}
-
-func intLen(v int32) int {
-	switch {
-	case v >= -0x80 && v < 0x80:
-		return 1
-	case v >= -0x8000 && v < 0x8000:
-		return 2
-	case v >= -0x800000 && v < 0x800000:
-		return 3
-	}
-	return 4
-}
-
-func appendInt(b []byte, tag byte, v int32) []byte {
-	n := intLen(v)
-	b = append(b, tag, byte(n))
-	for i := n - 1; i >= 0; i-- {
-		b = append(b, byte(v>>(8*i)))
-	}
-	return b
-}
-
 // policyControlLen is the encoded size of the controls [0] element holding
 // the ppolicy request control (no value, criticality left out).
-var policyControlLen = tlvLen(tlvLen(tlvLen(len(oidPasswordPolicy))))
+var policyControlLen = ber.TLVSize(ber.TLVSize(ber.TLVSize(len(oidPasswordPolicy))))
 
 func appendPolicyControl(b []byte) []byte {
-	inner := tlvLen(len(oidPasswordPolicy))
+	inner := ber.TLVSize(len(oidPasswordPolicy))
 	b = append(b, ctxControls)
-	b = appendLength(b, tlvLen(inner))
+	b = ber.AppendLength(b, ber.TLVSize(inner))
 	b = append(b, tagSequence)
-	b = appendLength(b, inner)
-	return appendTLV(b, tagOctetString, oidPasswordPolicy)
+	b = ber.AppendLength(b, inner)
+	return ber.AppendString(b, tagOctetString, oidPasswordPolicy)
 }
 
 // appendEnvelope writes the LDAPMessage header for an operation of
 // opLen bytes; the caller appends the operation, then the controls.
 func appendEnvelope(b []byte, id int32, opLen int, ppolicy bool) []byte {
-	body := tlvLen(intLen(id)) + opLen
+	body := ber.TLVSize(ber.IntSize(int64(id))) + opLen
 	if ppolicy {
 		body += policyControlLen
 	}
 	b = append(b, tagSequence)
-	b = appendLength(b, body)
-	return appendInt(b, tagInteger, id)
+	b = ber.AppendLength(b, body)
+	return ber.AppendInt(b, tagInteger, int64(id))
 }
 
 // appendBind appends a simple BindRequest message.
 func appendBind(b []byte, id int32, dn, password string, ppolicy bool) []byte {
-	content := 3 + tlvLen(len(dn)) + tlvLen(len(password))
-	b = appendEnvelope(b, id, tlvLen(content), ppolicy)
+	content := 3 + ber.TLVSize(len(dn)) + ber.TLVSize(len(password))
+	b = appendEnvelope(b, id, ber.TLVSize(content), ppolicy)
 	b = append(b, appBindRequest)
-	b = appendLength(b, content)
+	b = ber.AppendLength(b, content)
 	b = append(b, tagInteger, 1, 3)
-	b = appendTLV(b, tagOctetString, dn)
-	b = appendTLV(b, ctxSimple, password)
+	b = ber.AppendString(b, tagOctetString, dn)
+	b = ber.AppendString(b, ctxSimple, password)
 	if ppolicy {
 		b = appendPolicyControl(b)
 	}
@@ -140,18 +87,18 @@ func appendBind(b []byte, id int32, dn, password string, ppolicy bool) []byte {
 // appendPasswordModify appends an RFC 3062 request for the bound identity
 // (no userIdentity) with the old and new passwords.
 func appendPasswordModify(b []byte, id int32, oldPW, newPW string, ppolicy bool) []byte {
-	value := tlvLen(len(oldPW)) + tlvLen(len(newPW))
-	content := tlvLen(len(oidPasswordModify)) + tlvLen(tlvLen(value))
-	b = appendEnvelope(b, id, tlvLen(content), ppolicy)
+	value := ber.TLVSize(len(oldPW)) + ber.TLVSize(len(newPW))
+	content := ber.TLVSize(len(oidPasswordModify)) + ber.TLVSize(ber.TLVSize(value))
+	b = appendEnvelope(b, id, ber.TLVSize(content), ppolicy)
 	b = append(b, appExtendedRequest)
-	b = appendLength(b, content)
-	b = appendTLV(b, ctxExtReqName, oidPasswordModify)
+	b = ber.AppendLength(b, content)
+	b = ber.AppendString(b, ctxExtReqName, oidPasswordModify)
 	b = append(b, ctxExtReqValue)
-	b = appendLength(b, tlvLen(value))
+	b = ber.AppendLength(b, ber.TLVSize(value))
 	b = append(b, tagSequence)
-	b = appendLength(b, value)
-	b = appendTLV(b, ctxPasswdOld, oldPW)
-	b = appendTLV(b, ctxPasswdNew, newPW)
+	b = ber.AppendLength(b, value)
+	b = ber.AppendString(b, ctxPasswdOld, oldPW)
+	b = ber.AppendString(b, ctxPasswdNew, newPW)
 	if ppolicy {
 		b = appendPolicyControl(b)
 	}
@@ -159,11 +106,11 @@ func appendPasswordModify(b []byte, id int32, oldPW, newPW string, ppolicy bool)
 }
 
 func appendStartTLS(b []byte, id int32) []byte {
-	content := tlvLen(len(oidStartTLS))
-	b = appendEnvelope(b, id, tlvLen(content), false)
+	content := ber.TLVSize(len(oidStartTLS))
+	b = appendEnvelope(b, id, ber.TLVSize(content), false)
 	b = append(b, appExtendedRequest)
-	b = appendLength(b, content)
-	return appendTLV(b, ctxExtReqName, oidStartTLS)
+	b = ber.AppendLength(b, content)
+	return ber.AppendString(b, ctxExtReqName, oidStartTLS)
 }
 
 func appendUnbind(b []byte, id int32) []byte {
