@@ -247,24 +247,7 @@ func runRate(ctx context.Context, s *settings) (*result, error) {
 	ok := sleepUntil(ctx, sc.windowStart().Add(-openingLead))
 	r.warmup = sc.windowStart().Sub(sc.start)
 	if ok {
-		r.selfBefore, r.busyBefore = selfCPU(), machineBusy()
-		if s.pid > 0 {
-			if p, err := readProc(s.pid); err == nil {
-				r.before = &p
-			} else {
-				r.notes = append(r.notes, err.Error())
-			}
-		}
-		if sim != nil {
-			if err := sim.reset(ctx); err != nil {
-				r.notes = append(r.notes, err.Error())
-			}
-			if st, err := sim.stats(ctx); err == nil {
-				r.simBefore = &st
-			} else {
-				r.notes = append(r.notes, err.Error())
-			}
-		}
+		r.sampleBefore(ctx, s, sim)
 	}
 	close(opened)
 	// The closing samples wait for the last measured request: a request
@@ -275,21 +258,7 @@ func runRate(ctx context.Context, s *settings) (*result, error) {
 	// flight at the start (about rate × latency of them).
 	wg.Wait()
 	if ok && ctx.Err() == nil {
-		r.selfAfter, r.busyAfter = selfCPU(), machineBusy()
-		if s.pid > 0 && r.before != nil {
-			if p, err := readProc(s.pid); err == nil {
-				r.after = &p
-			} else {
-				r.notes = append(r.notes, err.Error())
-			}
-		}
-		if sim != nil && r.simBefore != nil {
-			if st, err := sim.stats(ctx); err == nil {
-				r.simAfter = &st
-			} else {
-				r.notes = append(r.notes, err.Error())
-			}
-		}
+		r.sampleAfter(ctx, s, sim)
 	}
 	for _, w := range workers {
 		if w.c != nil {

@@ -204,24 +204,7 @@ func run(ctx context.Context, s *settings) (*result, error) {
 		r.notes = append(r.notes, fmt.Sprintf("not every user was used during the %v warm-up: the window may include first-time lookups", r.warmup.Round(time.Millisecond)))
 	}
 	if ok {
-		r.selfBefore, r.busyBefore = selfCPU(), machineBusy()
-		if s.pid > 0 {
-			if p, err := readProc(s.pid); err == nil {
-				r.before = &p
-			} else {
-				r.notes = append(r.notes, err.Error())
-			}
-		}
-		if sim != nil {
-			if err := sim.reset(ctx); err != nil {
-				r.notes = append(r.notes, err.Error())
-			}
-			if st, err := sim.stats(ctx); err == nil {
-				r.simBefore = &st
-			} else {
-				r.notes = append(r.notes, err.Error())
-			}
-		}
+		r.sampleBefore(ctx, s, sim)
 	}
 	r.start = time.Now()
 	win.start.Store(r.start.UnixNano())
@@ -229,21 +212,7 @@ func run(ctx context.Context, s *settings) (*result, error) {
 	r.end = time.Now()
 	win.end.Store(r.end.UnixNano())
 	if ctx.Err() == nil {
-		r.selfAfter, r.busyAfter = selfCPU(), machineBusy()
-		if s.pid > 0 && r.before != nil {
-			if p, err := readProc(s.pid); err == nil {
-				r.after = &p
-			} else {
-				r.notes = append(r.notes, err.Error())
-			}
-		}
-		if sim != nil && r.simBefore != nil {
-			if st, err := sim.stats(ctx); err == nil {
-				r.simAfter = &st
-			} else {
-				r.notes = append(r.notes, err.Error())
-			}
-		}
+		r.sampleAfter(ctx, s, sim)
 	}
 	wg.Wait()
 	for _, w := range workers {
