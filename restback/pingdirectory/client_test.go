@@ -481,7 +481,12 @@ func TestChangePassword(t *testing.T) {
 		{
 			name: "service account without backend credentials",
 			req:  bridge.ChangeRequest{Target: aliceDN, Kind: bridge.AdminReset, NewPassword: secret("Reset-Pass-9")},
-			code: bridge.UnwillingToPerform, policy: bridge.PolicyErrorNone,
+			code: bridge.InsufficientAccessRights, policy: bridge.PolicyErrorNone,
+			check: func(t *testing.T, s *directorysim.Server, out bridge.Outcome) {
+				if s.Requests() != 0 {
+					t.Fatal("sent without a credential")
+				}
+			},
 		},
 	}
 	for _, tc := range tests {

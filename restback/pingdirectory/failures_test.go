@@ -207,7 +207,7 @@ func TestStatusTable(t *testing.T) {
 		{"400 constraint violation", 400, "application/json", tooShort, bridge.UnwillingToPerform, bridge.ConstraintViolation, bridge.PolicyErrorNone, bridge.PasswordTooShort, "too short"},
 		{"400 missing current password", 400, "application/json", missingCurrent, bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, bridge.MustSupplyOldPassword, "current password"},
 		{"400 bare result code and errorMessage", 400, "application/json", `{"resultCode":50,"errorMessage":"nope"}`, bridge.UnwillingToPerform, bridge.InsufficientAccessRights, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "nope"},
-		{"401", 401, "", "", bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "HTTP 401"},
+		{"401", 401, "", "", bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.PolicyErrorNone, bridge.PolicyErrorNone, ""},
 		{"401 saying locked", 401, "application/json", ppolicyLocked, bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.AccountLocked, bridge.AccountLocked, ""},
 		{"403", 403, "application/json", `{"resultCode":{"value":50},"diagnosticMessage":"denied"}`, bridge.InsufficientAccessRights, bridge.InsufficientAccessRights, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "denied"},
 		// Wrong place is not wrong password: a proxy's page or the API's

@@ -59,10 +59,10 @@ func (s *Settings) SetDefaults() {
 }
 
 // Traits implements confkit.Settings: the bridge decides who may reset
-// whom (the worker application may reset anyone), and the route options
-// are PingOne's.
+// whom (the worker application, the backend's service credential, may
+// reset anyone), and the route options are PingOne's.
 func (s *Settings) Traits() confkit.Traits {
-	return confkit.Traits{RouteOptions: true, Needs: "environment_id, region, client_id, client_secret"}
+	return confkit.Traits{RouteOptions: true, ServiceCredential: true, Needs: "environment_id, region, client_id, client_secret"}
 }
 
 // TokenURL is the OAuth 2 token endpoint of the environment.

@@ -56,11 +56,13 @@ type Server struct {
 	mu      sync.Mutex
 	users   map[string]*user  // by dnKey
 	tokens  map[string]string // bearer access token -> dnKey of its identity
+	clients map[string]oauthClient
 	fault   faultState
 	latency time.Duration
 	jitter  time.Duration
 
-	requests atomic.Int64
+	requests      atomic.Int64
+	tokenRequests atomic.Int64
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -75,6 +77,7 @@ func New(cfg Config) *Server {
 		now:     cfg.Now,
 		users:   make(map[string]*user),
 		tokens:  make(map[string]string),
+		clients: make(map[string]oauthClient),
 		closing: make(chan struct{}),
 	}
 	if s.now == nil {
@@ -244,6 +247,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path := r.URL.EscapedPath()
+	if path == TokenPath {
+		s.serveToken(w, r)
+		return
+	}
 	if path == apiPrefix || path == apiPrefix+"/" {
 		if r.Method != http.MethodGet {
 			writeJSON(w, methodNotAllowed(http.MethodGet))
