@@ -175,11 +175,17 @@ func (s *Settings) secretFile(c confkit.Checker, path string) {
 
 // Build implements confkit.Settings.
 func (s *Settings) Build(env confkit.Env) (confkit.Instance, error) {
+	// user_cache.size 0 turns the cache off, as documented; the client's
+	// zero value means its default.
+	cacheSize := s.UserCache.Size
+	if cacheSize == 0 {
+		cacheSize = -1
+	}
 	c, err := New(Config{
 		Name: env.Name, EnvironmentID: s.EnvironmentID, Region: s.Region,
 		AuthURL: s.AuthURL, APIURL: s.APIURL, ClientID: s.ClientID,
 		ClientSecret: s.ClientSecret, AuthMethod: s.TokenAuthMethod,
-		UserFilter: s.UserFilter, UserCacheSize: s.UserCache.Size,
+		UserFilter: s.UserFilter, UserCacheSize: cacheSize,
 		UserCacheTTL: time.Duration(s.UserCache.TTL), PolicyTTL: time.Duration(s.PolicyTTL),
 		Timeout: env.Timeout, CAFile: env.CAFile, Logger: env.Logger,
 		WrapTransport: env.Wrap, CacheObserver: env.CacheObserver,
