@@ -148,16 +148,27 @@ func TestRetryAfterReadsOnly(t *testing.T) {
 	}
 }
 
+// The backend's address and the dial error stay out of the client's
+// diagnostic (issue 10); the log keeps them.
 func TestConnectionRefused(t *testing.T) {
-	c, _ := newClient(t, "http://"+closedAddr(t), nil)
+	addr := closedAddr(t)
+	c, logs := newClient(t, "http://"+addr, nil)
 	for _, out := range []bridge.Outcome{
 		bind(c, aliceDN, alicePW, true),
 		selfChange(c, aliceDN, alicePW, "", "New-Alice-2"),
 	} {
-		if out.Code != bridge.Unavailable || !strings.Contains(out.Diagnostic, "refused") ||
+		if out.Code != bridge.Unavailable || !strings.Contains(out.Diagnostic, "could not connect") ||
 			!strings.Contains(out.Diagnostic, "pd-test") {
 			t.Fatalf("%+v", out)
 		}
+		for _, leak := range []string{addr, "127.0.0.1", "dial", "refused"} {
+			if strings.Contains(out.Diagnostic, leak) {
+				t.Errorf("diagnostic %q shows %q", out.Diagnostic, leak)
+			}
+		}
+	}
+	if l := logs.String(); !strings.Contains(l, addr) || !strings.Contains(l, "connection refused") {
+		t.Errorf("the log lost the dial error:\n%s", l)
 	}
 }
 
