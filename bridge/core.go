@@ -379,12 +379,14 @@ func (b *Bridge) change(ctx context.Context, st *State, p *Principal, d *Decisio
 // target on route rt, and whether p is one of that backend's own users
 // (own: the backend verified p's password, so it may act as p). A
 // password goes only to the backend that verified it: anyone else (a
-// local account, a user of another route) needs the route's service
-// credential and a place in its admins. The refusal asks the backend
-// nothing.
+// local account, a user of a route to another backend) needs the route's
+// service credential and a place in its admins. The refusal asks the
+// backend nothing.
 func authorizeReset(p *Principal, target Identity, rt *route) (own bool, out Outcome, ok bool) {
 	id := p.Identity()
-	own = !p.Local() && id.Route == target.Route && id.Backend == target.Backend && id.Backend != ""
+	// Two routes to one backend share its users' passwords: the backend
+	// that verified the session's password is the one that acts.
+	own = !p.Local() && id.Backend != "" && id.Backend == target.Backend
 	admin := rt.isAdmin(p.ParsedDN())
 	switch {
 	case own && admin:
