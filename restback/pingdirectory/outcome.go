@@ -33,7 +33,7 @@ func (c *Client) transportOutcome(op opKind, ex *exchange) bridge.Outcome {
 	case ex.Canceled && errors.Is(ex.Err, context.Canceled):
 		return bridge.Fail(bridge.Canceled, "operation canceled")
 	default:
-		return bridge.Fail(bridge.Unavailable, fmt.Sprintf("PingDirectory backend %q is unavailable: %s", c.name, reason))
+		return bridge.Fail(bridge.Unavailable, fmt.Sprintf("PingDirectory backend %q unavailable: %s", c.name, reason))
 	}
 }
 

@@ -167,9 +167,9 @@ func Reason(err error) string {
 	case errors.Is(err, context.Canceled):
 		return "canceled"
 	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify):
-		return "its TLS certificate is not trusted"
+		return "TLS certificate not trusted"
 	case errors.As(err, &recordHdr):
-		return "the TLS handshake failed"
+		return "TLS handshake failed"
 	case IsDialError(err):
 		return "could not connect"
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
