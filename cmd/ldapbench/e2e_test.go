@@ -52,7 +52,7 @@ func startStack(tb testing.TB, nUsers int) *stack {
 	}
 	routes := []bridge.Route{
 		{Base: users.PingDirectoryBase, Backend: "pingdirectory", BackendAuthorizes: true},
-		{Base: users.PingOneBase, Backend: "pingone", Admins: []string{simenv.AdminDN}},
+		{Base: users.PingOneBase, Backend: "pingone", Admins: []string{simenv.AdminDN}, ServiceCredential: true},
 	}
 	backends := map[string]bridge.Backend{"pingdirectory": pd, "pingone": p1}
 	st, err := bridge.NewState(routes, backends, nil)
