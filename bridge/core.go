@@ -326,19 +326,27 @@ func (b *Bridge) change(ctx context.Context, st *State, p *Principal, d *Decisio
 		creq.Kind = SelfChange
 		creq.Actor = Credentials{DN: target, Password: NewSecret(req.OldPassword.Bytes())}
 	default:
-		own, o, ok := authorizeReset(p, d.Target, rt)
+		own, delegated, o, ok := authorizeReset(p, d.Target, rt)
 		if !ok {
 			return refuse(o)
 		}
 		if !req.OldPassword.IsZero() {
 			// RFC 3062: an old password that is supplied is checked,
 			// whoever asks. The change is the target's own, proven by
-			// that password, made as the target (PingDirectory: "If
-			// oldPassword is provided, the request is a self password
-			// change, regardless of its authorization state"; PingOne:
+			// that password (PingDirectory: "If oldPassword is
+			// provided, the request is a self password change,
+			// regardless of its authorization state"; PingOne:
 			// password.reset with currentPassword). A wrong one changes
 			// nothing.
 			creq.Kind = SelfChange
+			if delegated {
+				// The backend decides who may do what: it gets the
+				// request as the session sent it, old password
+				// included, and checks it.
+				creq.Actor = p.credentials()
+				break
+			}
+			// Made as the target, with the password that proves it.
 			creq.Actor = Credentials{DN: target, Password: NewSecret(req.OldPassword.Bytes())}
 			break
 		}
@@ -382,7 +390,10 @@ func (b *Bridge) change(ctx context.Context, st *State, p *Principal, d *Decisio
 // local account, a user of a route to another backend) needs the route's
 // service credential and a place in its admins. The refusal asks the
 // backend nothing.
-func authorizeReset(p *Principal, target Identity, rt *route) (own bool, out Outcome, ok bool) {
+//
+// delegated: the bridge left the decision to the backend (a route to a
+// backend with its own access control and no admins), which acts as p.
+func authorizeReset(p *Principal, target Identity, rt *route) (own, delegated bool, out Outcome, ok bool) {
 	id := p.Identity()
 	// Two routes to one backend share its users' passwords: the backend
 	// that verified the session's password is the one that acts.
@@ -393,13 +404,14 @@ func authorizeReset(p *Principal, target Identity, rt *route) (own bool, out Out
 	case own && rt.BackendAuthorizes && len(rt.admins) == 0:
 		// The backend acts as the bound user and applies its own
 		// access control.
+		delegated = true
 	case !own && admin && rt.ServiceCredential:
 	case !own && admin:
-		return own, Fail(InsufficientAccessRights, fmt.Sprintf(
+		return own, false, Fail(InsufficientAccessRights, fmt.Sprintf(
 			"%s may not reset passwords under %q: it is not a user of backend %q, and the bridge has no service credential for that backend",
 			p.DN(), rt.Base, rt.Backend)), false
 	default:
-		return own, Fail(InsufficientAccessRights, fmt.Sprintf("%s may not reset passwords under %q", p.DN(), rt.Base)), false
+		return own, false, Fail(InsufficientAccessRights, fmt.Sprintf("%s may not reset passwords under %q", p.DN(), rt.Base)), false
 	}
-	return own, Outcome{}, true
+	return own, delegated, Outcome{}, true
 }

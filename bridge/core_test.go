@@ -164,7 +164,9 @@ func TestChangeAuthorisation(t *testing.T) {
 		{"pd reset delegated to backend", bob, PasswordModify{Secure: true, UserIdentity: carol, NewPassword: SecretString("n")}, want{Success, "pd", AdminReset, bob, false}},
 		// RFC 3062: a supplied old password is checked whoever asks: the
 		// change is the target's own, made as the target.
-		{"pd reset with old password is checked", admin, PasswordModify{Secure: true, UserIdentity: carol, OldPassword: SecretString("o"), NewPassword: SecretString("n")}, want{Success, "pd", SelfChange, carol, true}},
+		// pd leaves the decision to PingDirectory: it gets the request
+		// as sent, old password included, and checks it.
+		{"pd reset with old password is checked by the backend", admin, PasswordModify{Secure: true, UserIdentity: carol, OldPassword: SecretString("o"), NewPassword: SecretString("n")}, want{Success, "pd", SelfChange, admin, true}},
 		{"p1 admin with old password is checked", admin, PasswordModify{Secure: true, UserIdentity: alice, OldPassword: SecretString("o"), NewPassword: SecretString("n")}, want{Success, "p1", SelfChange, alice, true}},
 		// admin is a PingDirectory user: PingOne acts with its worker
 		// credential, and admin's password stays where it was verified.
@@ -380,5 +382,49 @@ func TestSecretNeverPrints(t *testing.T) {
 		if strings.Contains(text, "Hunter2") {
 			t.Errorf("password printed: %s", text)
 		}
+	}
+}
+
+// TestOldPasswordWhoActs: a change with an old password, by someone else
+// than the target, is the target's self change: made as the target with
+// that password when the bridge authorised it, or passed on as sent
+// (old password included) when the backend decides.
+func TestOldPasswordWhoActs(t *testing.T) {
+	const (
+		bob   = "uid=bob,ou=staff,dc=example,dc=com"
+		carol = "uid=carol,ou=staff,dc=example,dc=com"
+		svc   = "cn=svc,dc=example,dc=com"
+	)
+	for _, tc := range []struct {
+		name      string
+		pdRoute   Route
+		binder    string
+		wantActor string
+		wantPw    string
+	}{
+		{"listed admin", Route{BackendAuthorizes: true, Admins: []string{carol}}, carol, bob, "bob-old"},
+		{"local admin with service credential", Route{BackendAuthorizes: true, Admins: []string{svc}, ServiceCredential: true}, svc, bob, "bob-old"},
+		{"backend decides", Route{BackendAuthorizes: true}, carol, carol, "binder-secret"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pd := &recorder{bindOut: Outcome{Code: Success}, chgOut: Outcome{Code: Success}}
+			rt := tc.pdRoute
+			rt.Base, rt.Backend = "dc=example,dc=com", "pd"
+			st, err := NewState([]Route{rt}, map[string]Backend{"pd": pd},
+				[]LocalAccount{{DN: svc, Verify: func(p []byte) bool { return string(p) == "binder-secret" }}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := New(st, nil)
+			p := bind(t, b, tc.binder, "binder-secret")
+			d := b.ChangePassword(context.Background(), p, PasswordModify{Secure: true, UserIdentity: bob, OldPassword: SecretString("bob-old"), NewPassword: SecretString("n")})
+			if !d.Outcome.OK() || len(pd.changes) != 1 {
+				t.Fatalf("%+v", d.Outcome)
+			}
+			c := pd.changes[0]
+			if c.Kind != SelfChange || d.Kind != SelfChange || c.OldPassword.Reveal() != "bob-old" || !strings.EqualFold(c.Actor.DN, tc.wantActor) || pd.actorPw[0] != tc.wantPw {
+				t.Errorf("kind %v, old %q, actor %q with %q; want a self change as %q with %q", c.Kind, c.OldPassword.Reveal(), c.Actor.DN, pd.actorPw[0], tc.wantActor, tc.wantPw)
+			}
+		})
 	}
 }

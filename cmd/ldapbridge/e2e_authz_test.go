@@ -196,6 +196,22 @@ func TestServiceAccountResets(t *testing.T) {
 			if name == "bearer" && e.pd.TokenRequests() == 0 {
 				t.Error("no token was requested")
 			}
+			// The local admin's change with an old password is bob's own,
+			// proven by it: a wrong one changes nothing.
+			svc := e.session(t, authzSvcDN, authzSvcPW)
+			current := "Reset-Pass4"
+			if _, err := svc.PasswordModify(&ldap.PasswordModifyRequest{UserIdentity: demoBobDN, OldPassword: "Wrong-Passw0rd1", NewPassword: "Never-Passw0rd1"}); ldapCode(err) != ldap.LDAPResultInvalidCredentials {
+				t.Errorf("local admin with a wrong old password: %v", err)
+			}
+			if !e.pd.CheckPassword(demoBobDN, current) {
+				t.Fatal("bob's password changed")
+			}
+			if _, err := svc.PasswordModify(&ldap.PasswordModifyRequest{UserIdentity: demoBobDN, OldPassword: current, NewPassword: "Bobs-Own-Passw0rd1"}); err != nil {
+				t.Errorf("local admin with the right old password: %v", err)
+			}
+			if !e.pd.CheckPassword(demoBobDN, "Bobs-Own-Passw0rd1") || e.pd.MustChange(demoBobDN) {
+				t.Error("the change proven by the old password was not made as bob's own")
+			}
 		})
 	}
 }
