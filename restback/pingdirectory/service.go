@@ -48,8 +48,14 @@ type serviceToken struct {
 	refreshAt time.Time
 }
 
-// defaultTokenLifetime is assumed when the answer has no expires_in.
-const defaultTokenLifetime = 5 * time.Minute
+const (
+	// defaultTokenLifetime is assumed when the answer has no expires_in.
+	defaultTokenLifetime = 5 * time.Minute
+	// maxTokenAttempts and tokenBackoff bound the token requests made
+	// while the authorization server cannot be reached.
+	maxTokenAttempts = 3
+	tokenBackoff     = 50 * time.Millisecond
+)
 
 func newServiceToken(cfg *TokenConfig, hc *http.Client) *serviceToken {
 	return &serviceToken{
@@ -89,7 +95,17 @@ func (t *serviceToken) get(ctx context.Context) (string, error) {
 		return tok, nil
 	}
 	start := t.now()
-	tok, err := t.cc.Token(context.WithValue(transport.WithCall(ctx, callToken), oauth2.HTTPClient, t.hc))
+	var tok *oauth2.Token
+	var err error
+	for attempt := 1; ; attempt++ {
+		// A read: sent again while the connection cannot be made
+		// (package transport's rule), within the caller's deadline.
+		tok, err = t.cc.Token(context.WithValue(transport.WithCall(ctx, callToken), oauth2.HTTPClient, t.hc))
+		if err == nil || attempt == maxTokenAttempts || !transport.IsDialError(err) ||
+			!transport.Sleep(ctx, time.Duration(attempt)*tokenBackoff) {
+			break
+		}
+	}
 	if err != nil {
 		return "", err
 	}

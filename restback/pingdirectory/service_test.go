@@ -2,9 +2,12 @@ package pingdirectory
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
@@ -140,4 +143,39 @@ func newStaticServer(t *testing.T, status int, ct, body string) string {
 	}))
 	t.Cleanup(ts.Close)
 	return ts.URL
+}
+
+// dialFailer fails the first n round trips as a refused connection would.
+type dialFailer struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (d *dialFailer) RoundTrip(r *http.Request) (*http.Response, error) {
+	d.mu.Lock()
+	fail := d.n > 0
+	d.n--
+	d.mu.Unlock()
+	if fail {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// The token request is a read: a connection that could not be made is
+// tried again (the change itself is sent once).
+func TestServiceTokenRedials(t *testing.T) {
+	s, u := startSim(t, simPolicy, nil)
+	if err := s.AddClient("ldapbridge", "client-Secret-1", adminDN); err != nil {
+		t.Fatal(err)
+	}
+	// Two failures: the header attempt and the form attempt of the
+	// first token request (the client probes both styles).
+	c, _ := newClient(t, u, func(cfg *Config) {
+		cfg.Transport = &dialFailer{n: 2}
+		cfg.ServiceToken = &TokenConfig{URL: u + directorysim.TokenPath, ClientID: "ldapbridge", ClientSecret: secret("client-Secret-1")}
+	})
+	if out := serviceReset(c, aliceDN, "Reset-Pass-9"); out.Code != bridge.Success {
+		t.Fatalf("%+v", out)
+	}
 }
