@@ -357,21 +357,38 @@ func (b *Bridge) change(ctx context.Context, st *State, p *Principal, d *Decisio
 		creq.Kind = SelfChange
 		creq.Actor = Credentials{DN: target, Password: NewSecret(req.OldPassword.Bytes())}
 	default:
-		creq.Kind = AdminReset
-		switch {
-		case rt.isAdmin(p.ParsedDN()):
-		case rt.BackendAuthorizes && len(rt.admins) == 0 && !p.Local():
-			// The backend acts as the bound user and applies its own
-			// access control.
-		default:
-			return refuse(Fail(InsufficientAccessRights, fmt.Sprintf("%s may not reset passwords under %q", p.DN(), rt.Base)))
+		own, delegated, o, ok := authorizeReset(p, d.Target, rt)
+		if !ok {
+			return refuse(o)
 		}
-		if !p.Local() {
+		if !req.OldPassword.IsZero() {
+			// RFC 3062: an old password that is supplied is checked,
+			// whoever asks. The change is the target's own, proven by
+			// that password (PingDirectory: "If oldPassword is
+			// provided, the request is a self password change,
+			// regardless of its authorization state"; PingOne:
+			// password.reset with currentPassword). A wrong one changes
+			// nothing.
+			creq.Kind = SelfChange
+			if delegated {
+				// The backend decides who may do what: it gets the
+				// request as the session sent it, old password
+				// included, and checks it.
+				creq.Actor = p.credentials()
+				break
+			}
+			// Made as the target, with the password that proves it.
+			creq.Actor = Credentials{DN: target, Password: NewSecret(req.OldPassword.Bytes())}
+			break
+		}
+		creq.Kind = AdminReset
+		if own {
+			// The backend that verified the session's password acts as
+			// the session (PingDirectory applies its own access control).
 			creq.Actor = p.credentials()
 		}
-		// An administrative reset does not prove the old password; a
-		// backend that saw one would treat the request as a self change.
-		creq.OldPassword = Secret{}
+		// Otherwise Actor stays empty: the backend acts with its own
+		// service credential, and no other backend's password leaves.
 	}
 	d.Kind = creq.Kind
 	// The verified-bind cache forgets the target before the change (and
@@ -388,7 +405,44 @@ func (b *Bridge) change(ctx context.Context, st *State, p *Principal, d *Decisio
 		}
 		p.passwordChanged(nw)
 	}
+	if out.Code == InvalidCredentials && out.Diagnostic == "" {
+		// A wrong old password reads the same on every route.
+		out.Diagnostic = diagInvalidCreds
+	}
 	d.Outcome = out
 	d.Restricted = p.MustChange()
 	return *d
+}
+
+// authorizeReset decides whether the session p may reset the password of
+// target on route rt, and whether p is one of that backend's own users
+// (own: the backend verified p's password, so it may act as p). A
+// password goes only to the backend that verified it: anyone else (a
+// local account, a user of a route to another backend) needs the route's
+// service credential and a place in its admins. The refusal asks the
+// backend nothing.
+//
+// delegated: the bridge left the decision to the backend (a route to a
+// backend with its own access control and no admins), which acts as p.
+func authorizeReset(p *Principal, target Identity, rt *route) (own, delegated bool, out Outcome, ok bool) {
+	id := p.Identity()
+	// Two routes to one backend share its users' passwords: the backend
+	// that verified the session's password is the one that acts.
+	own = !p.Local() && id.Backend != "" && id.Backend == target.Backend
+	admin := rt.isAdmin(p.ParsedDN())
+	switch {
+	case own && admin:
+	case own && rt.BackendAuthorizes && len(rt.admins) == 0:
+		// The backend acts as the bound user and applies its own
+		// access control.
+		delegated = true
+	case !own && admin && rt.ServiceCredential:
+	case !own && admin:
+		return own, false, Fail(InsufficientAccessRights, fmt.Sprintf(
+			"%s may not reset passwords under %q: it is not a user of backend %q, and the bridge has no service credential for that backend",
+			p.DN(), rt.Base, rt.Backend)), false
+	default:
+		return own, false, Fail(InsufficientAccessRights, fmt.Sprintf("%s may not reset passwords under %q", p.DN(), rt.Base)), false
+	}
+	return own, delegated, Outcome{}, true
 }

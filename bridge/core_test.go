@@ -37,7 +37,7 @@ func newCore(t *testing.T) (*Bridge, *recorder, *recorder) {
 	p1 := &recorder{name: "p1", bindOut: Outcome{Code: Success}, chgOut: Outcome{Code: Success}}
 	st, err := NewState([]Route{
 		{Base: "dc=example,dc=com", Backend: "pd", BackendAuthorizes: true},
-		{Base: "ou=people,dc=example,dc=com", Backend: "p1", Admins: []string{"cn=admin,dc=example,dc=com"}, Options: RouteOptions{ForceChange: true}},
+		{Base: "ou=people,dc=example,dc=com", Backend: "p1", Admins: []string{"cn=admin,dc=example,dc=com"}, ServiceCredential: true, Options: RouteOptions{ForceChange: true}},
 	}, map[string]Backend{"pd": pd, "p1": p1}, []LocalAccount{{
 		DN:     "cn=svc,dc=example,dc=com",
 		Verify: func(p []byte) bool { return string(p) == "svc-secret" },
@@ -162,8 +162,15 @@ func TestChangeAuthorisation(t *testing.T) {
 		{"self implicit", bob, PasswordModify{Secure: true, NewPassword: SecretString("n")}, want{Success, "pd", SelfChange, bob, false}},
 		{"self explicit dn: form", bob, PasswordModify{Secure: true, UserIdentity: "dn:" + strings.ToUpper(bob), OldPassword: SecretString("o")}, want{Success, "pd", SelfChange, bob, true}},
 		{"pd reset delegated to backend", bob, PasswordModify{Secure: true, UserIdentity: carol, NewPassword: SecretString("n")}, want{Success, "pd", AdminReset, bob, false}},
-		{"pd reset drops old password", admin, PasswordModify{Secure: true, UserIdentity: carol, OldPassword: SecretString("o"), NewPassword: SecretString("n")}, want{Success, "pd", AdminReset, admin, false}},
-		{"p1 reset by listed admin", admin, PasswordModify{Secure: true, UserIdentity: alice, NewPassword: SecretString("n")}, want{Success, "p1", AdminReset, admin, false}},
+		// RFC 3062: a supplied old password is checked whoever asks: the
+		// change is the target's own, made as the target.
+		// pd leaves the decision to PingDirectory: it gets the request
+		// as sent, old password included, and checks it.
+		{"pd reset with old password is checked by the backend", admin, PasswordModify{Secure: true, UserIdentity: carol, OldPassword: SecretString("o"), NewPassword: SecretString("n")}, want{Success, "pd", SelfChange, admin, true}},
+		{"p1 admin with old password is checked", admin, PasswordModify{Secure: true, UserIdentity: alice, OldPassword: SecretString("o"), NewPassword: SecretString("n")}, want{Success, "p1", SelfChange, alice, true}},
+		// admin is a PingDirectory user: PingOne acts with its worker
+		// credential, and admin's password stays where it was verified.
+		{"p1 reset by listed admin of another route", admin, PasswordModify{Secure: true, UserIdentity: alice, NewPassword: SecretString("n")}, want{Success, "p1", AdminReset, "", false}},
 		{"p1 reset by someone else", bob, PasswordModify{Secure: true, UserIdentity: alice, NewPassword: SecretString("n")}, want{code: InsufficientAccessRights}},
 		{"p1 old password proof not enabled", bob, PasswordModify{Secure: true, UserIdentity: alice, OldPassword: SecretString("o"), NewPassword: SecretString("n")}, want{code: InsufficientAccessRights}},
 		{"u: form", bob, PasswordModify{Secure: true, UserIdentity: "u:bob"}, want{code: UnwillingToPerform}},
@@ -207,11 +214,97 @@ func TestChangeAuthorisation(t *testing.T) {
 			if !strings.EqualFold(c.Actor.DN, tc.want.actor) {
 				t.Errorf("actor %q, want %q", c.Actor.DN, tc.want.actor)
 			}
+			if tc.want.actor == "" && !c.Actor.Password.IsZero() {
+				t.Errorf("the session's password went to a backend that did not verify it")
+			}
 			if !c.OldPassword.IsZero() != tc.want.oldKept {
 				t.Errorf("old password kept=%v, want %v", !c.OldPassword.IsZero(), tc.want.oldKept)
 			}
 			if tc.want.backend == "p1" && !c.Route.ForceChange {
 				t.Errorf("route options not passed")
+			}
+		})
+	}
+}
+
+// TestResetAcrossRoutes: a password goes only to the backend that verified
+// it. A local account, or a user of another route, resets a password only
+// as one of the route's admins and with the route's service credential;
+// otherwise insufficientAccessRights, and the backend is not asked.
+func TestResetAcrossRoutes(t *testing.T) {
+	const (
+		bob   = "uid=bob,ou=staff,dc=example,dc=com"
+		carol = "uid=carol,ou=staff,dc=example,dc=com"
+		alice = "uid=alice,ou=people,dc=example,dc=com"
+		svc   = "cn=svc,dc=example,dc=com"
+	)
+	for _, tc := range []struct {
+		name      string
+		pdRoute   Route
+		binder    string
+		code      ResultCode
+		wantActor string // "" with success: the backend's service credential
+		diag      string
+	}{
+		{"p1 user, pd leaves resets to the backend", Route{BackendAuthorizes: true}, alice, InsufficientAccessRights, "", "may not reset"},
+		{"p1 user, pd lists her, no service credential", Route{BackendAuthorizes: true, Admins: []string{alice}}, alice, InsufficientAccessRights, "", "no service credential"},
+		{"p1 user, pd lists her, service credential", Route{BackendAuthorizes: true, Admins: []string{alice}, ServiceCredential: true}, alice, Success, "", ""},
+		{"p1 user not listed, service credential", Route{BackendAuthorizes: true, Admins: []string{svc}, ServiceCredential: true}, alice, InsufficientAccessRights, "", "may not reset"},
+		{"local account, pd leaves resets to the backend", Route{BackendAuthorizes: true}, svc, InsufficientAccessRights, "", "may not reset"},
+		{"local admin, no service credential", Route{BackendAuthorizes: true, Admins: []string{svc}}, svc, InsufficientAccessRights, "", "no service credential"},
+		{"local admin, service credential", Route{BackendAuthorizes: true, Admins: []string{svc}, ServiceCredential: true}, svc, Success, "", ""},
+		{"pd user, backend decides", Route{BackendAuthorizes: true}, carol, Success, carol, ""},
+		{"pd admin acts as itself", Route{BackendAuthorizes: true, Admins: []string{carol}, ServiceCredential: true}, carol, Success, carol, ""},
+		{"pd user not listed", Route{BackendAuthorizes: true, Admins: []string{svc}, ServiceCredential: true}, carol, InsufficientAccessRights, "", "may not reset"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pd := &recorder{bindOut: Outcome{Code: Success}, chgOut: Outcome{Code: Success}}
+			p1 := &recorder{bindOut: Outcome{Code: Success}, chgOut: Outcome{Code: Success}}
+			rt := tc.pdRoute
+			rt.Base, rt.Backend = "dc=example,dc=com", "pd"
+			st, err := NewState([]Route{rt, {Base: "ou=people,dc=example,dc=com", Backend: "p1", ServiceCredential: true}},
+				map[string]Backend{"pd": pd, "p1": p1},
+				[]LocalAccount{{DN: svc, Verify: func(p []byte) bool { return string(p) == "svc-secret" }}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := New(st, nil)
+			pw := "binder-secret"
+			if tc.binder == svc {
+				pw = "svc-secret"
+			}
+			p := bind(t, b, tc.binder, pw)
+			for _, op := range []string{"passwordModify", "modify"} {
+				pd.changes, pd.actorPw = nil, nil
+				var d Decision
+				if op == "modify" {
+					d = b.Modify(context.Background(), p, ModifyRequest{Object: bob, TouchesPassword: true, PasswordOnly: true,
+						Change: PasswordModify{Secure: true, NewPassword: SecretString("New-Passw0rd")}})
+				} else {
+					d = b.ChangePassword(context.Background(), p, PasswordModify{Secure: true, UserIdentity: bob, NewPassword: SecretString("New-Passw0rd")})
+				}
+				if d.Outcome.Code != tc.code {
+					t.Fatalf("%s: %v (%s), want %v", op, d.Outcome.Code, d.Outcome.Diagnostic, tc.code)
+				}
+				if tc.code != Success {
+					if len(pd.changes)+len(p1.changes) != 0 {
+						t.Fatalf("%s: a refused reset reached a backend", op)
+					}
+					if !strings.Contains(d.Outcome.Diagnostic, tc.diag) {
+						t.Errorf("%s: diagnostic %q, want it to say %q", op, d.Outcome.Diagnostic, tc.diag)
+					}
+					continue
+				}
+				if len(pd.changes) != 1 || len(p1.changes) != 0 {
+					t.Fatalf("%s: pd %d p1 %d calls", op, len(pd.changes), len(p1.changes))
+				}
+				c := pd.changes[0]
+				if c.Kind != AdminReset || !strings.EqualFold(c.Actor.DN, tc.wantActor) {
+					t.Errorf("%s: kind %v actor %q, want a reset as %q", op, c.Kind, c.Actor.DN, tc.wantActor)
+				}
+				if tc.wantActor == "" && pd.actorPw[0] != "" {
+					t.Errorf("%s: the session's password reached PingDirectory", op)
+				}
 			}
 		})
 	}
@@ -289,5 +382,49 @@ func TestSecretNeverPrints(t *testing.T) {
 		if strings.Contains(text, "Hunter2") {
 			t.Errorf("password printed: %s", text)
 		}
+	}
+}
+
+// TestOldPasswordWhoActs: a change with an old password, by someone else
+// than the target, is the target's self change: made as the target with
+// that password when the bridge authorised it, or passed on as sent
+// (old password included) when the backend decides.
+func TestOldPasswordWhoActs(t *testing.T) {
+	const (
+		bob   = "uid=bob,ou=staff,dc=example,dc=com"
+		carol = "uid=carol,ou=staff,dc=example,dc=com"
+		svc   = "cn=svc,dc=example,dc=com"
+	)
+	for _, tc := range []struct {
+		name      string
+		pdRoute   Route
+		binder    string
+		wantActor string
+		wantPw    string
+	}{
+		{"listed admin", Route{BackendAuthorizes: true, Admins: []string{carol}}, carol, bob, "bob-old"},
+		{"local admin with service credential", Route{BackendAuthorizes: true, Admins: []string{svc}, ServiceCredential: true}, svc, bob, "bob-old"},
+		{"backend decides", Route{BackendAuthorizes: true}, carol, carol, "binder-secret"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pd := &recorder{bindOut: Outcome{Code: Success}, chgOut: Outcome{Code: Success}}
+			rt := tc.pdRoute
+			rt.Base, rt.Backend = "dc=example,dc=com", "pd"
+			st, err := NewState([]Route{rt}, map[string]Backend{"pd": pd},
+				[]LocalAccount{{DN: svc, Verify: func(p []byte) bool { return string(p) == "binder-secret" }}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := New(st, nil)
+			p := bind(t, b, tc.binder, "binder-secret")
+			d := b.ChangePassword(context.Background(), p, PasswordModify{Secure: true, UserIdentity: bob, OldPassword: SecretString("bob-old"), NewPassword: SecretString("n")})
+			if !d.Outcome.OK() || len(pd.changes) != 1 {
+				t.Fatalf("%+v", d.Outcome)
+			}
+			c := pd.changes[0]
+			if c.Kind != SelfChange || d.Kind != SelfChange || c.OldPassword.Reveal() != "bob-old" || !strings.EqualFold(c.Actor.DN, tc.wantActor) || pd.actorPw[0] != tc.wantPw {
+				t.Errorf("kind %v, old %q, actor %q with %q; want a self change as %q with %q", c.Kind, c.OldPassword.Reveal(), c.Actor.DN, pd.actorPw[0], tc.wantActor, tc.wantPw)
+			}
+		})
 	}
 }

@@ -23,7 +23,14 @@ type Route struct {
 	// password by proving the old one (a self change on the target's
 	// behalf). Off by default.
 	AllowOldPasswordProof bool
-	Options               RouteOptions
+	// ServiceCredential: the route's backend can act on its users with a
+	// credential of its own (PingOne's worker application, a
+	// PingDirectory service account). Only then may an admin who is not
+	// one of the backend's own users (a local account, a user of another
+	// route) reset a password under Base: the bridge never sends one
+	// backend's password to another.
+	ServiceCredential bool
+	Options           RouteOptions
 }
 
 type route struct {

@@ -84,6 +84,7 @@ func (v *validator) run() {
 	v.backends()
 	v.routes()
 	v.accounts()
+	v.adminCredentials()
 	v.log()
 	v.bindCache()
 }
@@ -544,6 +545,65 @@ func (v *validator) log() {
 				why = pathless(err).Error()
 			}
 			v.add("log.audit_file", "the directory of %s: %s", v.d.show("log.audit_file", l.AuditFile), why)
+		}
+	}
+}
+
+// adminCredentials refuses an admin the route's backend can never act
+// for: a local account, or a user of another route, listed in the admins
+// of a route whose backend has no service credential (PingDirectory
+// without service_account). The bridge never sends one backend's
+// password to another, so every reset by that admin would be refused.
+func (v *validator) adminCredentials() {
+	c := v.cfg
+	bases := make([]*ldap.DN, len(c.Routes))
+	for i, r := range c.Routes {
+		if dn, err := bridge.ParseDN(r.Base); err == nil {
+			bases[i] = dn
+		}
+	}
+	// owner is the index of the route that serves dn (longest base), or -1.
+	owner := func(dn *ldap.DN) int {
+		best := -1
+		for i, b := range bases {
+			if b == nil || !(len(b.RDNs) == 0 || b.EqualFold(dn) || b.AncestorOfFold(dn)) {
+				continue
+			}
+			if best < 0 || len(b.RDNs) > len(bases[best].RDNs) {
+				best = i
+			}
+		}
+		return best
+	}
+	for i, r := range c.Routes {
+		be, ok := c.Backend(r.Backend)
+		if !ok || be.Settings() == nil {
+			continue
+		}
+		if be.Settings().Traits().ServiceCredential {
+			continue
+		}
+		for j, a := range r.Admins {
+			ap := fmt.Sprintf("routes[%d].admins[%d]", i, j)
+			dn, err := bridge.ParseDN(a)
+			if err != nil || len(dn.RDNs) == 0 {
+				continue
+			}
+			why := ""
+			for k, acc := range c.Accounts {
+				if adn, err := bridge.ParseDN(acc.DN); err == nil && adn.EqualFold(dn) {
+					why = fmt.Sprintf("is a local account (accounts[%d])", k)
+					break
+				}
+			}
+			if k := owner(dn); why == "" && k >= 0 && k != i && c.Routes[k].Backend != r.Backend {
+				why = fmt.Sprintf("is a user of routes[%d] (backend %q)", k, c.Routes[k].Backend)
+			}
+			if why == "" {
+				continue
+			}
+			v.add(ap, "%s %s, and backend %q (%s) has no service credential to act for it: every reset would be refused; give the backend a service_account, or remove the admin",
+				v.d.show(ap, a), why, r.Backend, be.Type)
 		}
 	}
 }

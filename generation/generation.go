@@ -48,6 +48,7 @@ func Routes(cfg *config.Config) []bridge.Route {
 			Admins:                append([]string(nil), r.Admins...),
 			BackendAuthorizes:     traits.Authorizes,
 			AllowOldPasswordProof: r.AllowOldPasswordProof,
+			ServiceCredential:     traits.ServiceCredential,
 			Options: bridge.RouteOptions{
 				Base:         r.Base,
 				ForceChange:  r.ForceChange,

@@ -56,6 +56,11 @@ func TestBuild(t *testing.T) {
 	if len(pd.Admins) != 1 {
 		t.Errorf("pd admins %q", pd.Admins)
 	}
+	// PingOne's worker is a service credential; PingDirectory has one
+	// only with a service_account.
+	if !p1.ServiceCredential || pd.ServiceCredential {
+		t.Errorf("ServiceCredential: p1 %v pd %v", p1.ServiceCredential, pd.ServiceCredential)
+	}
 	locals := LocalAccounts(cfg)
 	if len(locals) != 1 || !locals[0].Verify([]byte("U*U")) || locals[0].Verify([]byte("U*U*")) {
 		t.Error("local account does not verify its password (or accepts another)")

@@ -58,7 +58,7 @@ func startStackWith(tb testing.TB, o simenv.Options) *stack {
 	}
 	routes := []bridge.Route{
 		{Base: users.PingDirectoryBase, Backend: "pingdirectory", BackendAuthorizes: true},
-		{Base: users.PingOneBase, Backend: "pingone", Admins: []string{simenv.AdminDN}},
+		{Base: users.PingOneBase, Backend: "pingone", Admins: []string{simenv.AdminDN}, ServiceCredential: true},
 	}
 	backends := map[string]bridge.Backend{"pingdirectory": pd, "pingone": p1}
 	st, err := bridge.NewState(routes, backends, nil)

@@ -74,6 +74,11 @@ type Traits struct {
 	// RouteOptions: the route options force_change, bypass_policy and
 	// gateway mean something to the backend.
 	RouteOptions bool
+	// ServiceCredential: the backend can act on its users with a
+	// credential of its own (bridge.Route.ServiceCredential), which lets
+	// a local account or another route's user listed in a route's
+	// admins reset passwords there.
+	ServiceCredential bool
 	// Needs says what the block needs at least, for the message when it
 	// is missing.
 	Needs string

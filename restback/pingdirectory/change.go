@@ -19,18 +19,35 @@ import (
 // have reached the server.
 func (c *Client) ChangePassword(ctx context.Context, req bridge.ChangeRequest) bridge.Outcome {
 	actor := req.Actor
-	if actor.DN == "" {
-		if c.admin.DN == "" {
-			return bridge.Fail(bridge.UnwillingToPerform, fmt.Sprintf(
-				"PingDirectory backend %q has no administrative credentials for changes requested by the bridge's own accounts", c.name))
+	// service: the core authorised a reset that no user of this backend
+	// asked for; the backend's own service credential acts, and no
+	// password from elsewhere is sent.
+	service := actor.DN == ""
+	bearer := ""
+	if service {
+		switch {
+		case c.token != nil:
+			tctx, cancel := context.WithTimeout(ctx, c.timeout)
+			tok, err := c.token.get(tctx)
+			cancel()
+			if err != nil {
+				return c.tokenOutcome(ctx, err)
+			}
+			bearer = tok
+		case c.admin.DN != "":
+			actor = c.admin
+		default:
+			return bridge.Fail(bridge.InsufficientAccessRights, fmt.Sprintf(
+				"PingDirectory backend %q has no service account to act with for this reset", c.name))
 		}
-		actor = c.admin
 	}
-	if actor.Password.IsZero() {
-		return bridge.Fail(bridge.UnwillingToPerform, "no credentials to act with on the backend")
-	}
-	if strings.Contains(actor.DN, ":") {
-		return bridge.Fail(bridge.UnwillingToPerform, "the acting DN contains ':', which HTTP Basic authentication to PingDirectory cannot carry")
+	if bearer == "" {
+		if actor.Password.IsZero() {
+			return bridge.Fail(bridge.UnwillingToPerform, "no credentials to act with on the backend")
+		}
+		if strings.Contains(actor.DN, ":") {
+			return bridge.Fail(bridge.UnwillingToPerform, "the acting DN contains ':', which HTTP Basic authentication to PingDirectory cannot carry")
+		}
 	}
 	if dn, err := bridge.ParseDN(req.Target); err != nil || len(dn.RDNs) == 0 {
 		return bridge.Fail(bridge.InvalidDNSyntax, "the target is not a valid DN")
@@ -54,15 +71,72 @@ func (c *Client) ChangePassword(ctx context.Context, req bridge.ChangeRequest) b
 		}
 		r.URL = u
 		r.ContentLength = int64(len(body))
-		r.SetBasicAuth(actor.DN, actor.Password.Reveal())
+		if bearer != "" {
+			r.Header.Set("Authorization", "Bearer "+bearer)
+		} else {
+			r.SetBasicAuth(actor.DN, actor.Password.Reveal())
+		}
 		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("Accept", acceptJSON)
 		r.Header.Set("User-Agent", userAgent)
 		return r, nil
 	})
+	if ex.Err == nil && ex.Status == http.StatusUnauthorized {
+		if service {
+			// The bridge's own credential was refused: an outage of
+			// the configuration, never a wrong password. The change
+			// is not sent again (it is not proof that nothing was
+			// done); a new token is fetched for the next one.
+			if bearer != "" {
+				c.token.invalidate(bearer)
+			}
+			c.log.WarnContext(ctx, "PingDirectory refused the service account's credentials", "status", ex.Status, "bearer", bearer != "")
+			out := bridge.Fail(bridge.Unavailable, fmt.Sprintf("PingDirectory backend %q refused the bridge's service account credentials (HTTP 401)", c.name))
+			out.RequestID = transport.RequestID(ex.Header)
+			return out
+		}
+	}
 	out := c.changeOutcome(ctx, ex, !req.NewPassword.IsZero())
+	if ex.Err == nil && ex.Status == http.StatusUnauthorized {
+		// The acting user's password (the session's, or the target's
+		// old password) is wrong: invalidCredentials, worded by the
+		// core as every wrong password is (a ppolicy error the server
+		// sent, such as accountLocked, stays).
+		out.Code, out.Diagnostic = bridge.InvalidCredentials, ""
+	}
+	scrubOutcome(&out, req.OldPassword, req.NewPassword, actor.Password, out.GeneratedPassword)
 	out.RequestID = transport.RequestID(ex.Header)
 	return out
+}
+
+// scrubOutcome removes the passwords in flight from what the server wrote
+// into the outcome (its diagnostic, matched DN, the validation details'
+// words), as PingOne's are (restback/pingone scrub): a server that echoes
+// a password must not put it in front of the client, the log or the audit.
+func scrubOutcome(out *bridge.Outcome, secrets ...bridge.Secret) {
+	out.Diagnostic = scrub(out.Diagnostic, secrets...)
+	out.MatchedDN = scrub(out.MatchedDN, secrets...)
+	if v := out.Validation; v != nil {
+		for i := range v.Results {
+			r := &v.Results[i]
+			r.Requirement.Description = scrub(r.Requirement.Description, secrets...)
+			if r.AdditionalInfo != nil {
+				s := scrub(*r.AdditionalInfo, secrets...)
+				r.AdditionalInfo = &s
+			}
+		}
+	}
+}
+
+// scrub replaces each secret (of 3 bytes or more, below which ordinary
+// words would match) in s with "[REDACTED]".
+func scrub(s string, secrets ...bridge.Secret) string {
+	for _, sec := range secrets {
+		if sec.Len() >= 3 && strings.Contains(s, sec.Reveal()) {
+			s = strings.ReplaceAll(s, sec.Reveal(), "[REDACTED]")
+		}
+	}
+	return s
 }
 
 // changeOutcome maps the answer to a password change.

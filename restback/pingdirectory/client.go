@@ -31,12 +31,15 @@ type Config struct {
 	WrapTransport func(http.RoundTripper) http.RoundTripper
 	Logger        *slog.Logger
 
-	// AdminDN and AdminPassword, when set, are the identity used for
-	// changes whose ChangeRequest.Actor.DN is empty (resets requested by
-	// the bridge's own service accounts). Without them such changes are
-	// refused with unwillingToPerform.
+	// The service credential, used for changes whose
+	// ChangeRequest.Actor.DN is empty (resets the core authorised for a
+	// local account or another route's user): AdminDN and AdminPassword
+	// (HTTP Basic), or ServiceToken (an OAuth 2 bearer token), not both.
+	// Without one such changes are refused with insufficientAccessRights
+	// and nothing is sent.
 	AdminDN       string
 	AdminPassword bridge.Secret
+	ServiceToken  *TokenConfig
 }
 
 // Client talks to one PingDirectory server (or load-balanced group). It is
@@ -48,6 +51,7 @@ type Client struct {
 	tr      *transport.Client
 	log     *slog.Logger
 	admin   bridge.Credentials
+	token   *serviceToken // nil: no OAuth 2 service credential
 }
 
 var _ bridge.Backend = (*Client)(nil)
@@ -86,6 +90,14 @@ func New(cfg Config) (*Client, error) {
 	if strings.Contains(cfg.AdminDN, ":") {
 		bad("adminDN %q contains ':', which HTTP Basic authentication cannot carry", cfg.AdminDN)
 	}
+	if st := cfg.ServiceToken; st != nil {
+		switch {
+		case cfg.AdminDN != "":
+			bad("a service account is either adminDN and adminPassword or a service token, not both")
+		case st.URL == "" || st.ClientID == "" || st.ClientSecret.IsZero():
+			bad("the service token needs a token URL, a client id and a client secret")
+		}
+	}
 	var tr *transport.Client
 	if len(problems) == 0 {
 		if tr, err = transport.New(transport.Config{CAFile: cfg.CAFile, Transport: cfg.Transport, Wrap: cfg.WrapTransport}); err != nil {
@@ -103,14 +115,18 @@ func New(cfg Config) (*Client, error) {
 	if base.Scheme == "http" && !isLoopback(base.Hostname()) {
 		log.Warn("PingDirectory base URL is plain HTTP: passwords cross the network in clear", slog.String("url", base.String()))
 	}
-	return &Client{
+	c := &Client{
 		name:    name,
 		base:    base,
 		timeout: timeout,
 		tr:      tr,
 		log:     log,
 		admin:   bridge.Credentials{DN: cfg.AdminDN, Password: bridge.NewSecret(cfg.AdminPassword.Bytes())},
-	}, nil
+	}
+	if cfg.ServiceToken != nil {
+		c.token = newServiceToken(cfg.ServiceToken, tr.HTTP())
+	}
+	return c, nil
 }
 
 // Name is the backend's name.

@@ -481,7 +481,12 @@ func TestChangePassword(t *testing.T) {
 		{
 			name: "service account without backend credentials",
 			req:  bridge.ChangeRequest{Target: aliceDN, Kind: bridge.AdminReset, NewPassword: secret("Reset-Pass-9")},
-			code: bridge.UnwillingToPerform, policy: bridge.PolicyErrorNone,
+			code: bridge.InsufficientAccessRights, policy: bridge.PolicyErrorNone,
+			check: func(t *testing.T, s *directorysim.Server, out bridge.Outcome) {
+				if s.Requests() != 0 {
+					t.Fatal("sent without a credential")
+				}
+			},
 		},
 	}
 	for _, tc := range tests {
@@ -610,6 +615,9 @@ func TestNew(t *testing.T) {
 		{"CA file without certificates", Config{BaseURL: "https://pd.example.com", CAFile: writeFile(t, "junk")}, false},
 		{"admin DN without password", Config{BaseURL: "https://pd.example.com", AdminDN: adminDN}, false},
 		{"admin DN with a colon", Config{BaseURL: "https://pd.example.com", AdminDN: "cn=a:b", AdminPassword: secret("x")}, false},
+		{"service token", Config{BaseURL: "https://pd.example.com", ServiceToken: &TokenConfig{URL: "https://pf.example.com/as/token.oauth2", ClientID: "c", ClientSecret: secret("s")}}, true},
+		{"service token and admin DN", Config{BaseURL: "https://pd.example.com", AdminDN: adminDN, AdminPassword: secret("x"), ServiceToken: &TokenConfig{URL: "https://pf.example.com/t", ClientID: "c", ClientSecret: secret("s")}}, false},
+		{"service token without a secret", Config{BaseURL: "https://pd.example.com", ServiceToken: &TokenConfig{URL: "https://pf.example.com/t", ClientID: "c"}}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

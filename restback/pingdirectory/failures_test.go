@@ -148,16 +148,27 @@ func TestRetryAfterReadsOnly(t *testing.T) {
 	}
 }
 
+// The backend's address and the dial error stay out of the client's
+// diagnostic (issue 10); the log keeps them.
 func TestConnectionRefused(t *testing.T) {
-	c, _ := newClient(t, "http://"+closedAddr(t), nil)
+	addr := closedAddr(t)
+	c, logs := newClient(t, "http://"+addr, nil)
 	for _, out := range []bridge.Outcome{
 		bind(c, aliceDN, alicePW, true),
 		selfChange(c, aliceDN, alicePW, "", "New-Alice-2"),
 	} {
-		if out.Code != bridge.Unavailable || !strings.Contains(out.Diagnostic, "refused") ||
+		if out.Code != bridge.Unavailable || !strings.Contains(out.Diagnostic, "could not connect") ||
 			!strings.Contains(out.Diagnostic, "pd-test") {
 			t.Fatalf("%+v", out)
 		}
+		for _, leak := range []string{addr, "127.0.0.1", "dial", "refused"} {
+			if strings.Contains(out.Diagnostic, leak) {
+				t.Errorf("diagnostic %q shows %q", out.Diagnostic, leak)
+			}
+		}
+	}
+	if l := logs.String(); !strings.Contains(l, addr) || !strings.Contains(l, "connection refused") {
+		t.Errorf("the log lost the dial error:\n%s", l)
 	}
 }
 
@@ -207,7 +218,7 @@ func TestStatusTable(t *testing.T) {
 		{"400 constraint violation", 400, "application/json", tooShort, bridge.UnwillingToPerform, bridge.ConstraintViolation, bridge.PolicyErrorNone, bridge.PasswordTooShort, "too short"},
 		{"400 missing current password", 400, "application/json", missingCurrent, bridge.UnwillingToPerform, bridge.UnwillingToPerform, bridge.PolicyErrorNone, bridge.MustSupplyOldPassword, "current password"},
 		{"400 bare result code and errorMessage", 400, "application/json", `{"resultCode":50,"errorMessage":"nope"}`, bridge.UnwillingToPerform, bridge.InsufficientAccessRights, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "nope"},
-		{"401", 401, "", "", bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "HTTP 401"},
+		{"401", 401, "", "", bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.PolicyErrorNone, bridge.PolicyErrorNone, ""},
 		{"401 saying locked", 401, "application/json", ppolicyLocked, bridge.InvalidCredentials, bridge.InvalidCredentials, bridge.AccountLocked, bridge.AccountLocked, ""},
 		{"403", 403, "application/json", `{"resultCode":{"value":50},"diagnosticMessage":"denied"}`, bridge.InsufficientAccessRights, bridge.InsufficientAccessRights, bridge.PolicyErrorNone, bridge.PolicyErrorNone, "denied"},
 		// Wrong place is not wrong password: a proxy's page or the API's

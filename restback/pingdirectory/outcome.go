@@ -20,9 +20,11 @@ const (
 	opChange
 )
 
-// transportOutcome is the outcome when no response came back.
+// transportOutcome is the outcome when no response came back. The
+// client learns what kind of failure it was, never the backend's address
+// or the dial error: those are in the log (logExchange).
 func (c *Client) transportOutcome(op opKind, ex *exchange) bridge.Outcome {
-	reason := transport.Describe(ex.Err)
+	reason := transport.Reason(ex.Err)
 	switch {
 	case op == opChange && ex.Sent:
 		return bridge.Fail(bridge.Other, fmt.Sprintf(

@@ -71,6 +71,10 @@ func (c *Client) token(ctx context.Context) (string, *opError) {
 			return tok, nil
 		}
 		oe := tokenFailure(ctx, err)
+		if oe.f == fUnreachable {
+			// The client sees transport.Reason; the cause stays here.
+			c.log.Warn("pingone: token request failed", "err", transport.Describe(err))
+		}
 		if c.life.Err() != nil {
 			return "", closedError()
 		}
@@ -167,7 +171,9 @@ func (c *Client) call(ctx context.Context, kind callKind, name, method, path str
 }
 
 // lostAnswer is a request that got no usable answer. Only a change that
-// may have been sent is "outcome unknown"; it is never retried.
+// may have been sent is "outcome unknown"; it is never retried. The
+// client's diagnostic says what kind of failure it was (transport.Reason);
+// PingOne's address and the dial error go to the log only.
 func (c *Client) lostAnswer(ctx context.Context, kind callKind, err error, notSent bool) *opError {
 	switch {
 	case kind != changeCall && c.life.Err() != nil:
@@ -176,14 +182,16 @@ func (c *Client) lostAnswer(ctx context.Context, kind callKind, err error, notSe
 	case notSent && ctx.Err() == context.Canceled:
 		return &opError{f: fCanceled, err: err, notSent: true}
 	case notSent:
-		return &opError{f: fUnreachable, detail: transport.Describe(err), err: err, notSent: true}
+		c.log.Warn("pingone: request not sent", "err", transport.Describe(err))
+		return &opError{f: fUnreachable, detail: transport.Reason(err), err: err, notSent: true}
 	case kind == changeCall:
 		c.log.Warn("pingone: password change sent but not answered; outcome unknown", "err", transport.Describe(err))
-		return &opError{f: fOutcomeUnknown, detail: transport.Describe(err), err: err}
+		return &opError{f: fOutcomeUnknown, detail: transport.Reason(err), err: err}
 	case ctx.Err() == context.Canceled:
 		return &opError{f: fCanceled, err: err}
 	}
-	return &opError{f: fNoAnswer, detail: transport.Describe(err), err: err}
+	c.log.Warn("pingone: request sent but not answered", "err", transport.Describe(err))
+	return &opError{f: fNoAnswer, detail: transport.Reason(err), err: err}
 }
 
 // closedError is an operation that needed a shared request (token, user

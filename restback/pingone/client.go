@@ -45,7 +45,9 @@ type Config struct {
 	// {attr} stands for that attribute's value in the DN's first RDN,
 	// always inside a quoted string. Default: username eq "{uid}".
 	UserFilter string
-	// UserCacheSize bounds the DN-to-user-id cache (default 10000).
+	// UserCacheSize bounds the DN-to-user-id cache: 0 is the default
+	// (10000), a negative size turns the cache off (every operation
+	// looks its user up).
 	UserCacheSize int
 	// UserCacheTTL is how long a user id is trusted (default 5m).
 	UserCacheTTL time.Duration
@@ -181,8 +183,11 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.tokens = newTokenCache(cc, tr.HTTP(), func() time.Time { return c.now() }, c.timeout)
 	size := cfg.UserCacheSize
-	if size <= 0 {
+	switch {
+	case size == 0:
 		size = defaultUserCacheSize
+	case size < 0:
+		size = 0 // off
 	}
 	c.users = newUserCache(size, orDefault(cfg.UserCacheTTL, defaultUserCacheTTL), func() time.Time { return c.now() })
 	c.policies = &policyCache{ttl: orDefault(cfg.PolicyTTL, defaultPolicyTTL)}

@@ -438,7 +438,17 @@ func TestConnectionRefused(t *testing.T) {
 	ln.Close()
 	e := newEnv(t, func(_ *pingonesim.Config, c *Config) { c.AuthURL, c.APIURL = dead, dead })
 	out := e.bind("alice", alicePW, noControls)
-	want{code: bridge.Unavailable, policy: bridge.PolicyErrorNone, diag: "refused"}.check(t, out)
+	// "PingOne is unavailable" to the client; PingOne's address and the
+	// dial error only in the log (issue 10).
+	want{code: bridge.Unavailable, policy: bridge.PolicyErrorNone, diag: "PingOne is unavailable"}.check(t, out)
+	for _, leak := range []string{ln.Addr().String(), "127.0.0.1", "dial", "refused"} {
+		if strings.Contains(out.Diagnostic, leak) {
+			t.Errorf("diagnostic %q shows %q", out.Diagnostic, leak)
+		}
+	}
+	if l := e.logs.String(); !strings.Contains(l, ln.Addr().String()) || !strings.Contains(l, "connection refused") {
+		t.Errorf("the log lost the dial error:\n%s", l)
+	}
 
 	// The API going away after a token was obtained: the same.
 	e2 := newEnv(t)

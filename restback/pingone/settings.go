@@ -59,10 +59,10 @@ func (s *Settings) SetDefaults() {
 }
 
 // Traits implements confkit.Settings: the bridge decides who may reset
-// whom (the worker application may reset anyone), and the route options
-// are PingOne's.
+// whom (the worker application, the backend's service credential, may
+// reset anyone), and the route options are PingOne's.
 func (s *Settings) Traits() confkit.Traits {
-	return confkit.Traits{RouteOptions: true, Needs: "environment_id, region, client_id, client_secret"}
+	return confkit.Traits{RouteOptions: true, ServiceCredential: true, Needs: "environment_id, region, client_id, client_secret"}
 }
 
 // TokenURL is the OAuth 2 token endpoint of the environment.
@@ -177,11 +177,17 @@ func (s *Settings) secretFile(c confkit.Checker, path string) {
 
 // Build implements confkit.Settings.
 func (s *Settings) Build(env confkit.Env) (confkit.Instance, error) {
+	// user_cache.size 0 turns the cache off, as documented; the client's
+	// zero value means its default.
+	cacheSize := s.UserCache.Size
+	if cacheSize == 0 {
+		cacheSize = -1
+	}
 	c, err := New(Config{
 		Name: env.Name, EnvironmentID: s.EnvironmentID, Region: s.Region,
 		AuthURL: s.AuthURL, APIURL: s.APIURL, ClientID: s.ClientID,
 		ClientSecret: s.ClientSecret, AuthMethod: s.TokenAuthMethod,
-		UserFilter: s.UserFilter, UserCacheSize: s.UserCache.Size,
+		UserFilter: s.UserFilter, UserCacheSize: cacheSize,
 		UserCacheTTL: time.Duration(s.UserCache.TTL), PolicyTTL: time.Duration(s.PolicyTTL),
 		Timeout: env.Timeout, CAFile: env.CAFile, Logger: env.Logger,
 		WrapTransport: env.Wrap, CacheObserver: env.CacheObserver,

@@ -120,7 +120,7 @@ func tokenFailure(ctx context.Context, err error) *opError {
 		return &opError{f: fCanceled, err: err}
 	}
 	if transport.IsDialError(err) {
-		return &opError{f: fUnreachable, detail: "token request: " + transport.Describe(err), notSent: true, err: err}
+		return &opError{f: fUnreachable, detail: "token request: " + transport.Reason(err), notSent: true, err: err}
 	}
-	return &opError{f: fUnreachable, detail: "token request: " + transport.Describe(err), err: err}
+	return &opError{f: fUnreachable, detail: "token request: " + transport.Reason(err), err: err}
 }

@@ -166,6 +166,9 @@ func (uc *userCache) get(key string) (string, bool) {
 }
 
 func (uc *userCache) put(key, id string) {
+	if uc.size <= 0 {
+		return // the cache is off
+	}
 	uc.mu.Lock()
 	defer uc.mu.Unlock()
 	exp := uc.now().Add(uc.ttl)

@@ -10,6 +10,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/internal/confkit"
 	"github.com/ldapbridge/ldapbridge/restback/sim/pingonesim"
 )
 
@@ -135,6 +136,41 @@ func TestFilterTemplate(t *testing.T) {
 		pd, _ := ldap.ParseDN(d)
 		if _, err := ft.render(pd); err == nil || !strings.Contains(err.Error(), "uid") {
 			t.Errorf("render over %s: %v", d, err)
+		}
+	}
+}
+
+// user_cache.size: 0 turns the cache off, as the configuration documents:
+// every bind looks its user up (it used to fall back to the default size).
+func TestUserCacheSizeZeroIsOff(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		size       int
+		wantSecond int64 // requests of a second bind of the same user
+	}{{0, 2}, {5, 1}} {
+		s := &Settings{}
+		s.SetDefaults()
+		s.EnvironmentID, s.AuthURL, s.APIURL = testEnv, e.url, e.url
+		s.ClientID, s.ClientSecret = testClient, bridge.SecretString(testSecret)
+		s.UserCache.Size = tc.size
+		inst, err := s.Build(confkit.Env{Name: "p1", Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := inst.(*Client)
+		bindOnce := func() {
+			if out := c.Bind(context.Background(), bridge.BindRequest{DN: dn("alice"), Password: bridge.SecretString(alicePW)}); !out.OK() {
+				t.Fatalf("bind: %+v", out)
+			}
+		}
+		bindOnce()
+		before := e.sim.Requests()
+		bindOnce()
+		if n := e.sim.Requests() - before; n != tc.wantSecond {
+			t.Errorf("user_cache.size %d: second bind made %d requests, want %d", tc.size, n, tc.wantSecond)
+		}
+		if tc.size == 0 && c.users.len() != 0 {
+			t.Errorf("size 0 cached %d users", c.users.len())
 		}
 	}
 }

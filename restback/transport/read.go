@@ -145,6 +145,41 @@ func Describe(err error) string {
 	return Sanitize(err.Error(), 300)
 }
 
+// Reason words a transport error for an LDAP client's diagnostic: a fixed
+// phrase that names no host, address, URL or dial error. Describe, which
+// keeps the cause, is for the log only.
+func Reason(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Timeout() {
+		return "timed out"
+	}
+	var (
+		unknownCA *x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		verify    *tls.CertificateVerificationError
+		recordHdr tls.RecordHeaderError
+		nerr      net.Error
+	)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify):
+		return "TLS certificate not trusted"
+	case errors.As(err, &recordHdr):
+		return "TLS handshake failed"
+	case IsDialError(err):
+		return "could not connect"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed by the server"
+	case errors.As(err, &nerr) && nerr.Timeout():
+		return "timed out"
+	}
+	return "the connection failed"
+}
+
 // requestIDHeaders are where a correlation id may come back, in order of
 // preference (Ping names them correlation IDs).
 var requestIDHeaders = []string{"Correlation-Id", "X-Correlation-Id", "X-Request-Id", "Request-Id"}

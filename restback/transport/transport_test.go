@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -264,5 +265,30 @@ func TestCAFileExclusiveWithTransport(t *testing.T) {
 	}
 	if _, err := New(Config{CAFile: t.TempDir()}); err == nil {
 		t.Fatal("a directory as CA file was accepted")
+	}
+}
+
+// Reason names no address, URL or dial error, whatever the failure.
+func TestReasonShowsNoAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, dialErr := http.Get("http://" + addr + "/directory/v1/uid=alice")
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{dialErr, "could not connect"},
+		{&url.Error{Op: "Post", URL: "https://" + addr + "/x", Err: context.DeadlineExceeded}, "timed out"},
+		{&url.Error{Op: "Post", URL: "https://" + addr + "/x", Err: io.EOF}, "connection closed by the server"},
+		{&url.Error{Op: "Post", URL: "https://" + addr + "/x", Err: errors.New("read tcp 127.0.0.1:1->" + addr + ": reset")}, "the connection failed"},
+	} {
+		got := Reason(tc.err)
+		if got != tc.want || strings.Contains(got, addr) || strings.Contains(got, "127.0.0.1") {
+			t.Errorf("Reason(%v) = %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }

@@ -75,3 +75,58 @@ func TestBearerAuthentication(t *testing.T) {
 		t.Fatalf("Basic: %d %s", a.status, a.raw)
 	}
 }
+
+// The simulator's own token endpoint (as PingFederate's): the client
+// credentials grant issues a token that acts as the client's entry.
+func TestTokenEndpoint(t *testing.T) {
+	s, u := start(t, testPolicy, nil)
+	if err := s.AddClient("bridge", "client-secret", adminDN, "directory"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddClient("x", "y", "uid=nobody,"+base); err == nil {
+		t.Fatal("a client for a missing entry was accepted")
+	}
+	token := func(id, secret, form string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, u+TokenPath, strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(id, secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+	if st, body := token("bridge", "wrong", "grant_type=client_credentials"); st != 401 || body["error"] != "invalid_client" {
+		t.Fatalf("wrong secret: %d %v", st, body)
+	}
+	if st, body := token("bridge", "client-secret", "grant_type=password"); st != 400 || body["error"] != "unsupported_grant_type" {
+		t.Fatalf("other grant: %d %v", st, body)
+	}
+	if st, body := token("bridge", "client-secret", "grant_type=client_credentials&scope=admin"); st != 400 || body["error"] != "invalid_scope" {
+		t.Fatalf("scope not allowed: %d %v", st, body)
+	}
+	st, body := token("bridge", "client-secret", "grant_type=client_credentials&scope=directory")
+	tok, _ := body["access_token"].(string)
+	if st != 200 || tok == "" || body["token_type"] != "Bearer" || body["expires_in"] != float64(3600) {
+		t.Fatalf("token: %d %v", st, body)
+	}
+	req, _ := http.NewRequest(http.MethodGet, u+"/directory/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var me map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&me)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || me["_dn"] != adminDN {
+		t.Fatalf("GET /me with the issued token: %d %v", resp.StatusCode, me)
+	}
+	if s.TokenRequests() != 4 {
+		t.Errorf("TokenRequests %d, want 4", s.TokenRequests())
+	}
+}

@@ -52,12 +52,14 @@ type Server struct {
 	admins    []*ldap.DN
 	configErr error
 
-	mu     sync.Mutex
-	users  map[string]*user  // by dnKey
-	tokens map[string]string // bearer access token -> dnKey of its identity
-	fault  faultState
+	mu      sync.Mutex
+	users   map[string]*user  // by dnKey
+	tokens  map[string]string // bearer access token -> dnKey of its identity
+	clients map[string]oauthClient
+	fault   faultState
 
-	requests atomic.Int64
+	requests      atomic.Int64
+	tokenRequests atomic.Int64
 
 	web *simhttp.Server
 }
@@ -66,11 +68,12 @@ type Server struct {
 // Start and by every request.
 func New(cfg Config) *Server {
 	s := &Server{
-		policy: cfg.Policy,
-		now:    cfg.Now,
-		users:  make(map[string]*user),
-		tokens: make(map[string]string),
-		web:    simhttp.New("directorysim"),
+		policy:  cfg.Policy,
+		now:     cfg.Now,
+		users:   make(map[string]*user),
+		tokens:  make(map[string]string),
+		clients: make(map[string]oauthClient),
+		web:     simhttp.New("directorysim"),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -213,6 +216,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path := r.URL.EscapedPath()
+	if path == TokenPath {
+		s.serveToken(w, r)
+		return
+	}
 	if path == apiPrefix || path == apiPrefix+"/" {
 		if r.Method != http.MethodGet {
 			writeJSON(w, methodNotAllowed(http.MethodGet))
