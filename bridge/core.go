@@ -344,6 +344,12 @@ func (b *Bridge) change(ctx context.Context, st *State, p *Principal, d *Decisio
 	if la != nil {
 		return refuse(Fail(UnwillingToPerform, diagLocalPassword))
 	}
+	if _, named := st.canonical(rt, tdn); !named {
+		// The route's identity rule (identity.go): only the canonical
+		// DN names a user, for a change as for a bind.
+		return refuse(Outcome{Code: NoSuchObject, Diagnostic: "the DN does not name a user of this route",
+			Reason: "the DN is not the canonical name of a user of the route"})
+	}
 	creq := ChangeRequest{
 		Target:      target,
 		OldPassword: req.OldPassword,
