@@ -169,7 +169,7 @@ func TestCanonicalIdentity(t *testing.T) {
 	for _, d := range []string{
 		"uid=alice+cn=x,ou=people,dc=example,dc=com",
 		"cn=alice,ou=people,dc=example,dc=com",
-		"uid=\u017fam,ou=people,dc=example,dc=com", // ſ is not s
+		"uid=\u017fam,ou=people,dc=example,dc=com",  // ſ is not s
 		"uid=\u212aate,ou=people,dc=example,dc=com", // the Kelvin sign is not k
 		"uid=alice@example.com,ou=people,dc=example,dc=com",
 	} {
