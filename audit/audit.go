@@ -86,6 +86,10 @@ type Record struct {
 	Diagnostic  string
 	PolicyError string // the ppolicy error name, "" when none
 	RequestID   string // the backend's correlation id
+	// Reason is why it failed, as the backend or the core saw it (an
+	// unknown user, a locked account), which the client's Diagnostic
+	// does not say.
+	Reason string
 }
 
 // FromOutcome fills the outcome fields of r from o.
@@ -94,6 +98,7 @@ func (r *Record) FromOutcome(o bridge.Outcome) {
 	r.Code = o.Code
 	r.Diagnostic = o.Diagnostic
 	r.RequestID = o.RequestID
+	r.Reason = o.Reason
 	r.Generated = r.Generated || !o.GeneratedPassword.IsZero()
 	if o.Policy != nil && o.Policy.Error != bridge.PolicyErrorNone {
 		r.PolicyError = o.Policy.Error.String()
@@ -102,7 +107,7 @@ func (r *Record) FromOutcome(o bridge.Outcome) {
 
 // attrs lists the record; the order is the order in the output.
 func (r Record) attrs() []slog.Attr {
-	a := make([]slog.Attr, 0, 19)
+	a := make([]slog.Attr, 0, 20)
 	a = append(a, slog.String("event", r.Event))
 	if r.Conn != 0 {
 		a = append(a, slog.Uint64("conn", r.Conn))
@@ -138,6 +143,7 @@ func (r Record) attrs() []slog.Attr {
 	str("diagnostic", r.Diagnostic)
 	str("ppolicy_error", r.PolicyError)
 	str("request_id", r.RequestID)
+	str("reason", r.Reason)
 	return a
 }
 

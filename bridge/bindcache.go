@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -46,8 +47,11 @@ const invalidationRing = 4096
 // under a key drawn at random when the cache is made, which never leaves
 // the process, so neither the entries nor a memory dump let anyone test
 // guesses offline. Only clean successes are kept (no must-change, no
-// password policy warning or error); an entry is dropped when the user's
-// password is changed through the bridge, when a bind as the user fails,
+// password policy warning or error), and only under the canonical
+// identity the backend named (see identity.go): another spelling of the
+// same user never hits. An entry is dropped when the user's password is
+// changed through the bridge (under any spelling a directory could take
+// for the user), when a bind as the user fails,
 // when the configuration is reloaded, and after TTL.
 type BindCache struct {
 	key  []byte
@@ -58,9 +62,12 @@ type BindCache struct {
 
 	mu      sync.Mutex
 	entries map[userID]*list.Element // of *cacheEntry
-	lru     list.List                // front: most recently used
-	seq     uint64                   // password changes seen
-	recent  [invalidationRing]userID // recent[seq%len] is the seq-th change
+	// byFold indexes the entries by the folded canonical identity, for
+	// forget.
+	byFold map[userID]map[userID]struct{}
+	lru    list.List                // front: most recently used
+	seq    uint64                   // password changes seen
+	recent [invalidationRing]userID // recent[seq%len] is the folded identity of the seq-th change
 
 	hits, misses, stores, invalidations atomic.Uint64
 }
@@ -68,8 +75,11 @@ type BindCache struct {
 type userID [sha256.Size]byte
 
 type cacheEntry struct {
-	user  userID
-	proof [sha256.Size]byte
+	user userID // the canonical identity (identityKey)
+	fold userID // the same, folded (foldKey)
+	// subject is the canonical DN the backend named the user by.
+	subject string
+	proof   [sha256.Size]byte
 	// state is the configuration the bind was verified under: a reload
 	// may route the DN elsewhere.
 	state *State
@@ -98,7 +108,8 @@ func NewBindCache(cfg BindCacheConfig) (*BindCache, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("bind cache: key: %w", err)
 	}
-	c := &BindCache{key: key, ttl: cfg.TTL, size: cfg.Size, now: time.Now, entries: make(map[userID]*list.Element)}
+	c := &BindCache{key: key, ttl: cfg.TTL, size: cfg.Size, now: time.Now, entries: make(map[userID]*list.Element),
+		byFold: make(map[userID]map[userID]struct{})}
 	c.macs.New = func() any { return hmac.New(sha256.New, c.key) }
 	return c, nil
 }
@@ -121,12 +132,13 @@ func (c *BindCache) Stats() BindCacheStats {
 		Invalidations: c.invalidations.Load(), Entries: n}
 }
 
-// canonicalDN is a form of dn such that DNs equal under EqualFold (as
-// the router compares them) usually give the same string and different
-// DNs never do: types and values lower-cased, the attributes of a
-// multi-valued RDN sorted, every value length-prefixed so that no value
-// can imitate a separator.
-func canonicalDN(dn *ldap.DN) string {
+// foldKey is a form of dn under which every spelling a directory could
+// take for the same entry (case variants under Unicode simple folding, runs
+// of spaces, the order of a multi-valued RDN) gives the same string. It
+// merges more than SameDN does, which is what invalidation wants: the
+// cache forgets too much rather than too little. Every value is
+// length-prefixed so that no value can imitate a separator.
+func foldKey(dn *ldap.DN) string {
 	var b strings.Builder
 	b.Grow(64)
 	var parts []string
@@ -134,14 +146,15 @@ func canonicalDN(dn *ldap.DN) string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		if len(rdn.Attributes) == 1 {
-			writeCanonicalAVA(&b, rdn.Attributes[0])
-			continue
-		}
 		parts = parts[:0]
 		for _, a := range rdn.Attributes {
 			var p strings.Builder
-			writeCanonicalAVA(&p, a)
+			v := foldText(a.Value)
+			p.WriteString(foldText(a.Type))
+			p.WriteByte('=')
+			p.WriteString(strconv.Itoa(len(v)))
+			p.WriteByte(':')
+			p.WriteString(v)
 			parts = append(parts, p.String())
 		}
 		sort.Strings(parts)
@@ -150,13 +163,29 @@ func canonicalDN(dn *ldap.DN) string {
 	return b.String()
 }
 
-func writeCanonicalAVA(b *strings.Builder, a *ldap.AttributeTypeAndValue) {
-	v := strings.ToLower(a.Value)
-	b.WriteString(strings.ToLower(a.Type))
-	b.WriteByte('=')
-	b.WriteString(strconv.Itoa(len(v)))
-	b.WriteByte(':')
-	b.WriteString(v)
+// foldText maps each rune to the smallest of its case-folding orbit and
+// each run of spaces to one.
+func foldText(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, r := range s {
+		if r == ' ' {
+			if !space {
+				b.WriteByte(' ')
+			}
+			space = true
+			continue
+		}
+		space = false
+		m := r
+		for r2 := unicode.SimpleFold(r); r2 != r; r2 = unicode.SimpleFold(r2) {
+			m = min(m, r2)
+		}
+		r = m
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // mac is HMAC-SHA256 under the cache's key of the length-prefixed parts
@@ -176,8 +205,16 @@ func (c *BindCache) mac(parts ...[]byte) (out [sha256.Size]byte) {
 	return out
 }
 
+// user is the entry key of an identity: its identityKey (SameDN), so
+// that only a spelling SameDN takes for the canonical DN finds the entry.
 func (c *BindCache) user(dn *ldap.DN) userID {
-	return c.mac([]byte("dn"), []byte(canonicalDN(dn)))
+	return c.mac([]byte("dn"), []byte(identityKey(dn)))
+}
+
+// folded is the invalidation key of a DN: its foldKey, which merges every
+// spelling a directory could take for the same entry.
+func (c *BindCache) folded(dn *ldap.DN) userID {
+	return c.mac([]byte("fold"), []byte(foldKey(dn)))
 }
 
 func (c *BindCache) proof(u userID, password Secret) [sha256.Size]byte {
@@ -188,17 +225,19 @@ func (c *BindCache) proof(u userID, password Secret) [sha256.Size]byte {
 // computed once per bind.
 type bindProbe struct {
 	user  userID
+	fold  userID
 	proof [sha256.Size]byte
 	seq   uint64
 }
 
 // lookup reports whether dn last bound with this password less than TTL
-// ago under st; on a miss it returns the probe for store. Safe on nil.
-func (c *BindCache) lookup(st *State, dn *ldap.DN, password Secret, ctl RequestControls) (bool, bindProbe) {
+// ago under st, and the canonical DN the backend named the user by then;
+// on a miss it returns the probe for store. Safe on nil.
+func (c *BindCache) lookup(st *State, dn *ldap.DN, password Secret, ctl RequestControls) (bool, string, bindProbe) {
 	if c == nil {
-		return false, bindProbe{}
+		return false, "", bindProbe{}
 	}
-	p := bindProbe{user: c.user(dn)}
+	p := bindProbe{user: c.user(dn), fold: c.folded(dn)}
 	p.proof = c.proof(p.user, password)
 	now := c.now()
 	c.mu.Lock()
@@ -212,23 +251,32 @@ func (c *BindCache) lookup(st *State, dn *ldap.DN, password Secret, ctl RequestC
 		case hmac.Equal(e.proof[:], p.proof[:]) && (e.policyChecked || !ctl.PasswordPolicy):
 			c.lru.MoveToFront(el)
 			c.hits.Add(1)
-			return true, p
+			return true, e.subject, p
 		}
 	}
 	c.misses.Add(1)
-	return false, p
+	return false, "", p
 }
 
-// store records the backend's answer to a bind that missed. Only a clean
-// success is kept, and only if no password change for the user began
-// since lookup: the backend may have verified the old password. A failure
-// drops what the cache knew of the user. Safe on nil.
-func (c *BindCache) store(p bindProbe, st *State, ctl RequestControls, out Outcome) {
+// store records the backend's answer to a bind that missed; subject is
+// the canonical DN the backend named the user by. Only a clean success
+// of the canonical spelling is kept (another spelling always asks the
+// backend), and only if no password change for the user began since
+// lookup: the backend may have verified the old password. A failure drops
+// what the cache knew of the spelling. Safe on nil.
+func (c *BindCache) store(p bindProbe, st *State, ctl RequestControls, out Outcome, subject *ldap.DN) {
 	if c == nil {
 		return
 	}
 	clean := out.Code == Success && !out.MustChange &&
 		(out.Policy == nil || (out.Policy.Warning == WarningNone && out.Policy.Error == PolicyErrorNone))
+	var sfold userID
+	if clean {
+		clean = subject != nil && c.user(subject) == p.user
+		if clean {
+			sfold = c.folded(subject)
+		}
+	}
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -238,11 +286,16 @@ func (c *BindCache) store(p bindProbe, st *State, ctl RequestControls, out Outco
 		}
 		return
 	}
-	if c.changedSince(p.user, p.seq) {
+	if c.changedSince(p.fold, p.seq) || c.changedSince(sfold, p.seq) {
 		return
 	}
-	e := &cacheEntry{user: p.user, proof: p.proof, state: st, policyChecked: ctl.PasswordPolicy, expires: now.Add(c.ttl)}
+	e := &cacheEntry{user: p.user, fold: sfold, subject: out.Subject, proof: p.proof, state: st,
+		policyChecked: ctl.PasswordPolicy, expires: now.Add(c.ttl)}
+	if e.subject == "" {
+		e.subject = subject.String()
+	}
 	if el, ok := c.entries[p.user]; ok {
+		c.unindex(el.Value.(*cacheEntry))
 		el.Value = e
 		c.lru.MoveToFront(el)
 	} else {
@@ -251,12 +304,17 @@ func (c *BindCache) store(p bindProbe, st *State, ctl RequestControls, out Outco
 			c.remove(c.lru.Back())
 		}
 	}
+	if c.byFold[sfold] == nil {
+		c.byFold[sfold] = map[userID]struct{}{}
+	}
+	c.byFold[sfold][p.user] = struct{}{}
 	c.stores.Add(1)
 }
 
-// changedSince reports whether a change of u's password began after the
-// seq-th one; when too many changes happened to tell, it says yes.
-func (c *BindCache) changedSince(u userID, seq uint64) bool {
+// changedSince reports whether a change of the password of the folded
+// identity f began after the seq-th one; when too many changes happened
+// to tell, it says yes.
+func (c *BindCache) changedSince(f userID, seq uint64) bool {
 	if c.seq == seq {
 		return false
 	}
@@ -264,32 +322,47 @@ func (c *BindCache) changedSince(u userID, seq uint64) bool {
 		return true
 	}
 	for s := seq + 1; s <= c.seq; s++ {
-		if c.recent[s%invalidationRing] == u {
+		if c.recent[s%invalidationRing] == f {
 			return true
 		}
 	}
 	return false
 }
 
-// forget drops dn's entry and records a change of its password, so that
-// a verification in flight is not stored either. The core calls it
-// before and after asking a backend to change a password. Safe on nil.
+// forget drops every entry of the identity dn names (under folding: every
+// spelling a directory could take for it) and records a change of its
+// password, so that a verification in flight is not stored either. The
+// core calls it before and after asking a backend to change a password.
+// Safe on nil.
 func (c *BindCache) forget(dn *ldap.DN) {
 	if c == nil {
 		return
 	}
-	u := c.user(dn)
+	f := c.folded(dn)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
-	c.recent[c.seq%invalidationRing] = u
-	if el, ok := c.entries[u]; ok {
-		c.remove(el)
+	c.recent[c.seq%invalidationRing] = f
+	for u := range c.byFold[f] {
+		if el, ok := c.entries[u]; ok {
+			c.remove(el)
+		}
 	}
 	c.invalidations.Add(1)
+}
+
+// unindex drops e from byFold.
+func (c *BindCache) unindex(e *cacheEntry) {
+	if m := c.byFold[e.fold]; m != nil {
+		delete(m, e.user)
+		if len(m) == 0 {
+			delete(c.byFold, e.fold)
+		}
+	}
 }
 
 func (c *BindCache) remove(el *list.Element) {
 	e := c.lru.Remove(el).(*cacheEntry)
 	delete(c.entries, e.user)
+	c.unindex(e)
 }

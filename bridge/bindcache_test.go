@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-ldap/ldap/v3"
 )
 
 // countingBackend answers binds from a password table and counts calls;
@@ -191,7 +193,7 @@ func TestBindCacheRefusesVerificationOverlappingChange(t *testing.T) {
 	}
 	// Probe before the change starts, as a bind that is already at the
 	// backend when the change begins.
-	_, probe := c.lookup(b.Current(), p.ParsedDN(), SecretString("bob-pw-1"), RequestControls{})
+	_, _, probe := c.lookup(b.Current(), p.ParsedDN(), SecretString("bob-pw-1"), RequestControls{})
 	be.changing, be.release = make(chan struct{}), make(chan struct{})
 	done := make(chan Outcome)
 	go func() {
@@ -199,13 +201,13 @@ func TestBindCacheRefusesVerificationOverlappingChange(t *testing.T) {
 		done <- o
 	}()
 	<-be.changing
-	c.store(probe, b.Current(), RequestControls{}, Outcome{Code: Success})
+	c.store(probe, b.Current(), RequestControls{}, Outcome{Code: Success}, p.ParsedDN())
 	close(be.release)
 	if o := <-done; !o.OK() {
 		t.Fatal(o)
 	}
-	c.store(probe, b.Current(), RequestControls{}, Outcome{Code: Success})
-	if hit, _ := c.lookup(b.Current(), p.ParsedDN(), SecretString("bob-pw-1"), RequestControls{}); hit {
+	c.store(probe, b.Current(), RequestControls{}, Outcome{Code: Success}, p.ParsedDN())
+	if hit, _, _ := c.lookup(b.Current(), p.ParsedDN(), SecretString("bob-pw-1"), RequestControls{}); hit {
 		t.Fatal("the old password is cached after the change")
 	}
 	if code := bindCode(b, cacheBob, "bob-pw-1", RequestControls{}); code != InvalidCredentials {
@@ -286,34 +288,53 @@ func TestBindCacheConfig(t *testing.T) {
 	}
 	// A nil cache is off, not a crash.
 	var nilCache *BindCache
-	if hit, _ := nilCache.lookup(nil, nil, Secret{}, RequestControls{}); hit {
+	if hit, _, _ := nilCache.lookup(nil, nil, Secret{}, RequestControls{}); hit {
 		t.Error("nil cache hit")
 	}
-	nilCache.store(bindProbe{}, nil, RequestControls{}, Outcome{})
+	nilCache.store(bindProbe{}, nil, RequestControls{}, Outcome{}, nil)
 	nilCache.forget(nil)
 	if nilCache.Stats() != (BindCacheStats{}) {
 		t.Error("nil cache stats")
 	}
 }
 
-func TestCanonicalDN(t *testing.T) {
-	parse := func(s string) string {
+func TestIdentityAndFoldKeys(t *testing.T) {
+	parse := func(s string) *ldap.DN {
 		dn, err := ParseDN(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return canonicalDN(dn)
+		return dn
 	}
-	if parse("UID=Bob+CN=B, DC=Example") != parse("cn=b+uid=bob,dc=example") {
-		t.Error("equal DNs differ")
+	for _, key := range []func(*ldap.DN) string{identityKey, foldKey} {
+		if key(parse("UID=Bob+CN=B, DC=Example")) != key(parse("cn=b+uid=bob,dc=example")) {
+			t.Error("equal DNs differ")
+		}
+		for _, pair := range [][2]string{
+			{"uid=a\\,b,dc=x", "uid=a,b=,dc=x"},
+			{"cn=a+cn=b,dc=x", "cn=a\\+cn\\=b,dc=x"},
+			{"uid=bob,dc=x", "uid=bob,dc=y"},
+		} {
+			if key(parse(pair[0])) == key(parse(pair[1])) {
+				t.Errorf("%q and %q collide", pair[0], pair[1])
+			}
+		}
 	}
+	// The identity key folds ASCII case only; the fold key (invalidation:
+	// forget too much rather than too little) folds Unicode case and
+	// runs of spaces too.
 	for _, pair := range [][2]string{
-		{"uid=a\\,b,dc=x", "uid=a,b=,dc=x"},
-		{"cn=a+cn=b,dc=x", "cn=a\\+cn\\=b,dc=x"},
-		{"uid=bob,dc=x", "uid=bob,dc=y"},
+		{"cn=ad\u017fmin,dc=x", "cn=adsmin,dc=x"},
+		{"cn=\u212a,dc=x", "cn=k,dc=x"},
+		{"cn=\u00c9lodie,dc=x", "cn=\u00e9lodie,dc=x"},
+		{"cn=a  b,dc=x", "cn=a b,dc=x"},
 	} {
-		if parse(pair[0]) == parse(pair[1]) {
-			t.Errorf("%q and %q collide", pair[0], pair[1])
+		a, b := parse(pair[0]), parse(pair[1])
+		if identityKey(a) == identityKey(b) || SameDN(a, b) {
+			t.Errorf("identity: %q and %q are the same", pair[0], pair[1])
+		}
+		if foldKey(a) != foldKey(b) {
+			t.Errorf("fold: %q and %q differ", pair[0], pair[1])
 		}
 	}
 }

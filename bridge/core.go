@@ -146,39 +146,72 @@ func (b *Bridge) Bind(ctx context.Context, dn string, password Secret, ctl Reque
 	case la != nil:
 		if la.verify(password.Bytes()) {
 			d.Outcome = Outcome{Code: Success}
-			d.Principal = &Principal{dn: dn, ndn: ndn, id: d.Target, local: true}
+			d.Principal = &Principal{dn: d.Target.DN, ndn: la.dn, id: d.Target, local: true}
 			return d
 		}
-		d.Outcome = Fail(InvalidCredentials, diagInvalidCreds)
+		d.Outcome = Outcome{Code: InvalidCredentials, Diagnostic: diagInvalidCreds, Reason: "wrong password of a local account"}
 		return d
 	case rt == nil:
 		// Not distinguishable from a wrong password, as a directory would answer.
-		d.Outcome = Fail(InvalidCredentials, diagInvalidCreds)
+		d.Outcome = Outcome{Code: InvalidCredentials, Diagnostic: diagInvalidCreds, Reason: "no route serves the DN"}
 		return d
 	}
+	if _, named := st.canonical(rt, ndn); !named {
+		// The route's identity rule: this spelling names no user,
+		// whatever the password (identity.go). Answered as a wrong
+		// password, without a backend call; the refusal tells nothing
+		// about any account, only about the spelling, which the rule
+		// makes public.
+		d.Outcome = Outcome{Code: InvalidCredentials, Diagnostic: diagInvalidCreds,
+			Reason: "the DN is not the canonical name of a user of the route"}
+		return d
+	}
+	return b.bindRoute(ctx, st, &d, dn, ndn, rt, password, ctl)
+}
+
+// bindRoute verifies a bind with the route's backend (or the verified-bind
+// cache) and makes the session's identity the one the backend named.
+func (b *Bridge) bindRoute(ctx context.Context, st *State, d *Decision, dn string, ndn *ldap.DN, rt *route, password Secret, ctl RequestControls) Decision {
 	be := st.backends[rt.Backend]
 	cache := st.cache
-	hit, probe := cache.lookup(st, ndn, password, ctl)
-	out := Outcome{Code: Success}
+	hit, cached, probe := cache.lookup(st, ndn, password, ctl)
+	out := Outcome{Code: Success, Subject: cached}
 	if !hit {
 		out = be.Bind(ctx, BindRequest{DN: dn, Password: password, Controls: ctl, Route: rt.Options})
-		cache.store(probe, st, ctl, out)
+	}
+	// The identity from here on is the backend's name for the user when
+	// it gave one (a failed bind of a user it found too, so that audit
+	// and the throttle count it against the user).
+	sdn := ndn
+	if out.Subject != "" {
+		id, parsed, ok := st.subject(rt, out.Subject)
+		if !ok {
+			b.log.Warn("a backend named a user outside the route it serves; refusing the bind",
+				"backend", rt.Backend, "route", rt.Base, "code", int(out.Code))
+			out = Outcome{Code: InvalidCredentials, RequestID: out.RequestID,
+				Reason: "the backend named the user by a DN outside the route"}
+		} else {
+			d.Target, sdn = id, parsed
+		}
+	}
+	if !hit {
+		cache.store(probe, st, ctl, out, sdn)
 	}
 	if !out.OK() {
 		if out.Code == InvalidCredentials && out.Diagnostic == "" {
 			out.Diagnostic = diagInvalidCreds
 		}
 		d.Outcome = out
-		return d
+		return *d
 	}
-	d.Principal = &Principal{dn: dn, ndn: ndn, id: d.Target, route: rt.Base,
+	d.Principal = &Principal{dn: d.Target.DN, ndn: sdn, id: d.Target, route: rt.Base,
 		password: NewSecret(password.Bytes()), mustChange: out.MustChange}
 	if out.MustChange && ctl.PasswordPolicy && out.Policy == nil {
 		out.Policy = PolicyErr(ChangeAfterReset)
 	}
 	d.Outcome = out
 	d.Restricted = out.MustChange
-	return d
+	return *d
 }
 
 // RefuseBind is the Decision on a bind the front end refused before
@@ -341,6 +374,12 @@ func (b *Bridge) change(ctx context.Context, st *State, p *Principal, d *Decisio
 	}
 	if la != nil {
 		return refuse(Fail(UnwillingToPerform, diagLocalPassword))
+	}
+	if _, named := st.canonical(rt, tdn); !named {
+		// The route's identity rule (identity.go): only the canonical
+		// DN names a user, for a change as for a bind.
+		return refuse(Outcome{Code: NoSuchObject, Diagnostic: "the DN does not name a user of this route",
+			Reason: "the DN is not the canonical name of a user of the route"})
 	}
 	creq := ChangeRequest{
 		Target:      target,

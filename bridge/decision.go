@@ -13,9 +13,11 @@ type Identity struct {
 	// Backend names the backend behind Route; "local" for the bridge's
 	// own accounts; "" when no route was chosen.
 	Backend string
-	// DN is the canonical DN. For now it is the parsed DN written back in
-	// its normal form (or, when it does not parse, the text as sent);
-	// State.resolve is the one place that decides it.
+	// DN is the canonical DN: the backend's own name for the user once
+	// the backend has named it (Outcome.Subject), the canonical form of
+	// the spelling before (or the DN in its normal form, or the text as
+	// sent when it does not parse). State.resolve is the one place that
+	// decides it; see identity.go for the rule.
 	DN string
 }
 
@@ -134,21 +136,57 @@ func Restriction(p *Principal, op Operation, self, passwordOnly bool) (Outcome, 
 // resolve is the one place the core turns a parsed DN into the identity it
 // acts on, audits and counts: one of the bridge's own accounts (la set),
 // or the user of the route that serves the DN (rt set); neither when no
-// route serves it. A later change makes the canonical DN the backend's own
-// name for the user, per route.
+// route serves it. The identity rule is in identity.go: a local account is
+// matched by SameDN; on a route whose backend is a Namer, the identity is
+// the canonical DN the spelling would be (the backend confirms it with the
+// user it finds, Outcome.Subject, which the core then uses); elsewhere it
+// is the DN in its normal form until the backend names the user.
 func (st *State) resolve(ndn *ldap.DN) (id Identity, rt *route, la *localAccount) {
 	id.DN = ndn.String()
 	for i := range st.locals {
-		if st.locals[i].dn.EqualFold(ndn) {
+		if SameDN(st.locals[i].dn, ndn) {
 			id.Backend = BackendLocal
+			id.DN = st.locals[i].dn.String()
 			return id, nil, &st.locals[i]
 		}
 	}
 	if r, ok := st.router.Match(ndn); ok {
 		id.Route, id.Backend = r.Base, r.Backend
+		if c, ok := st.canonical(r, ndn); ok && c != "" {
+			id.DN = c
+		}
 		return id, r, nil
 	}
 	return id, nil, nil
+}
+
+// canonical asks the route's backend, when it is a Namer, for the
+// canonical form of the spelling ndn. named is false when the spelling
+// can name no user of the route; true with "" when the backend cannot
+// tell before it is asked.
+func (st *State) canonical(rt *route, ndn *ldap.DN) (dn string, named bool) {
+	n, ok := st.backends[rt.Backend].(Namer)
+	if !ok {
+		return "", true
+	}
+	return n.CanonicalDN(ndn, rt.Options)
+}
+
+// subject is the identity of a user the backend named: the route's
+// Identity with the backend's canonical DN. ok is false when the name
+// does not parse or another route (or a local account) would serve it:
+// the core would act on someone else than the backend authenticated.
+func (st *State) subject(rt *route, name string) (Identity, *ldap.DN, bool) {
+	sdn, err := ParseDN(name)
+	if err != nil || len(sdn.RDNs) == 0 {
+		return Identity{}, nil, false
+	}
+	id, r2, la := st.resolve(sdn)
+	if la != nil || r2 != rt {
+		return Identity{}, nil, false
+	}
+	id.DN = name
+	return id, sdn, true
 }
 
 // named is the identity of a DN the core refused before routing it: the

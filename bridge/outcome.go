@@ -29,6 +29,18 @@ type Outcome struct {
 
 	// RequestID is the backend's correlation id, for audit.
 	RequestID string
+
+	// Subject is the backend's own name for the user the operation was
+	// about, as a DN (the canonical identity, see identity.go): PingOne's
+	// uid={username},<base>, PingDirectory's entry DN. Backends set it on
+	// a successful bind, and wherever else they know it (a failed bind of
+	// a user they found, a change target); "" when they do not.
+	Subject string
+
+	// Reason is why the operation failed, in words for the log and the
+	// audit record and never for the client (an unknown user, a locked
+	// account: the client sees only what the Diagnostic says).
+	Reason string
 }
 
 // OK reports whether the outcome is success.
@@ -59,6 +71,9 @@ func (o Outcome) LogValue() slog.Value {
 	}
 	if o.RequestID != "" {
 		attrs = append(attrs, slog.String("request_id", o.RequestID))
+	}
+	if o.Reason != "" {
+		attrs = append(attrs, slog.String("reason", o.Reason))
 	}
 	return slog.GroupValue(attrs...)
 }

@@ -22,10 +22,11 @@ type Principal struct {
 	mustChange bool
 }
 
-// DN is the identity as the client named it at bind time.
+// DN is the session's canonical identity: the backend's own name for the
+// user (identity.go), not the client's spelling at bind time.
 func (p *Principal) DN() string { return p.dn }
 
-// ParsedDN is the parsed identity.
+// ParsedDN is the parsed canonical identity.
 func (p *Principal) ParsedDN() *ldap.DN { return p.ndn }
 
 // Identity is the identity the core resolved at bind time; zero on nil
@@ -79,5 +80,6 @@ func (p *Principal) Wipe() {
 	p.password.Wipe()
 }
 
-// Is reports whether dn names this principal.
-func (p *Principal) Is(dn *ldap.DN) bool { return p != nil && p.ndn.EqualFold(dn) }
+// Is reports whether dn names this principal: SameDN against the
+// canonical identity (another spelling of the same user is not it).
+func (p *Principal) Is(dn *ldap.DN) bool { return p != nil && SameDN(p.ndn, dn) }

@@ -98,9 +98,11 @@ func (r *Router) Match(dn *ldap.DN) (*route, bool) {
 	return best, best != nil
 }
 
+// isAdmin reports whether the canonical identity dn is one of the route's
+// admins, by SameDN: no Unicode folding the backend may not share.
 func (rt *route) isAdmin(dn *ldap.DN) bool {
 	for _, a := range rt.admins {
-		if a.EqualFold(dn) {
+		if SameDN(a, dn) {
 			return true
 		}
 	}

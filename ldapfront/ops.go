@@ -183,7 +183,7 @@ func (c *conn) decided(op OpInfo, d bridge.Decision) {
 	switch {
 	case d.Op == bridge.OpBind:
 		c.log.Debug("bind", "op", op.Op, "msgid", op.MsgID, "dn", logtext.Bound(d.Target.DN),
-			"code", int(d.Outcome.Code), "anonymous", d.Principal == nil)
+			"code", int(d.Outcome.Code), "anonymous", d.Principal == nil, "reason", logtext.Bound(d.Outcome.Reason))
 	case d.ChangesPassword():
 		msg := "password change"
 		if d.Kind == 0 {
@@ -250,7 +250,8 @@ func (c *conn) bind(m *message, seq uint64, req bindRequest) {
 			return refuse(bridge.Fail(bridge.ConfidentialityRequired, "a bind with a password needs TLS on this connection"))
 		}
 		code := bridge.Other // if the core panics: not held against the DN
-		if tk, throttled, ok := c.throttleBind(req); throttled {
+		tk, throttled, ok := c.throttleBind(req)
+		if throttled {
 			c.srv.obs.LimitHit("failed_binds_per_dn")
 			limit = "failed_binds_per_dn"
 			c.log.Debug("bind refused: too many failed binds for the DN", "msgid", m.id)
@@ -260,6 +261,11 @@ func (c *conn) bind(m *message, seq uint64, req bindRequest) {
 		}
 		d := c.srv.core.Bind(ctx, req.name, req.password, ctl.core)
 		code = d.Outcome.Code
+		if ok {
+			// Counted against the user the backend named as well
+			// (throttle.go, named).
+			c.srv.binds.named(tk, d.Target.DN, code, c.srv.now())
+		}
 		if d.Outcome.OK() {
 			c.setPrincipal(d.Principal)
 		} else {

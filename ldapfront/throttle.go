@@ -221,6 +221,44 @@ func (b *bindThrottle) end(tk bindTicket, code bridge.ResultCode) {
 	}
 }
 
+// named counts a bind's outcome against the canonical identity the core
+// named (Decision.Target), when its key is not the one the bind was let
+// through under: a failure is counted there too, a success forgets its
+// failures.
+//
+// The rule (docs/architecture.md, "Identity"): before the backend
+// answers, a bind is counted under its DN folded (case, order of a
+// multi-valued RDN), which for PingOne is already the canonical identity,
+// since the core lets through only the canonical spelling, up to ASCII
+// case (every other one is refused without a backend call and cannot
+// guess a password). PingDirectory names the entry only once it has
+// authenticated, so failures count under the spelling (folded), and the
+// directory's own lockout counts per entry whatever the spelling; a
+// success is settled under the entry's DN as well.
+func (b *bindThrottle) named(tk bindTicket, dn string, code bridge.ResultCode, now time.Time) {
+	k, ok := keyOfDN(dn)
+	if !ok || k == tk.key || (code != bridge.InvalidCredentials && code != bridge.Success) {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.t.get(k)
+	if code == bridge.Success {
+		if e != nil {
+			b.t.remove(e)
+		}
+		return
+	}
+	switch {
+	case e == nil:
+		e = b.t.add(k, now, now.Add(b.window))
+	case !e.expires.After(now):
+		e.v = bindWindow{}
+		b.t.setExpires(e, now.Add(b.window))
+	}
+	e.v.failures++
+}
+
 func (b *bindThrottle) size() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()

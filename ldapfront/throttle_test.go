@@ -383,3 +383,36 @@ func TestLimiterDefaults(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// A bind's outcome is counted under the identity the core named as well,
+// when that key differs from the spelling it was let through under.
+func TestBindThrottleNamed(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	bt := newBindThrottle(2, 100, time.Minute)
+	spelled, _ := keyOfDN("uid=bob,ou=people,dc=example,dc=com")
+	canonical, _ := keyOfDN(userDN)
+	for i := 0; i < 2; i++ {
+		tk, ok := bt.begin(spelled, now)
+		if !ok {
+			t.Fatal("refused")
+		}
+		bt.named(tk, userDN, bridge.InvalidCredentials, now)
+		bt.end(tk, bridge.InvalidCredentials)
+	}
+	if _, ok := bt.begin(canonical, now); ok {
+		t.Fatal("the canonical identity's failures were not counted")
+	}
+	// The same key, or an outage: nothing more.
+	n := bt.size()
+	tk := bindTicket{key: spelled}
+	bt.named(tk, "uid=bob,ou=people,dc=example,dc=com", bridge.InvalidCredentials, now)
+	bt.named(tk, "cn=other,dc=x", bridge.Unavailable, now)
+	if bt.size() != n {
+		t.Fatalf("%d entries, want %d", bt.size(), n)
+	}
+	// A success forgets the canonical identity's failures.
+	bt.named(tk, userDN, bridge.Success, now)
+	if _, ok := bt.begin(canonical, now); !ok {
+		t.Fatal("a success did not forget the canonical identity's failures")
+	}
+}

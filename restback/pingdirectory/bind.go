@@ -59,7 +59,10 @@ func (c *Client) bindOutcome(ex *exchange, wantPolicy bool) bridge.Outcome {
 			return bridge.Fail(bridge.Unavailable, fmt.Sprintf(
 				"PingDirectory backend %q answered HTTP %d with an unreadable entry", c.name, ex.Status))
 		}
-		out := bridge.Outcome{Code: bridge.Success, MustChange: st.mustChange}
+		// The identity rule (bridge/identity.go): the user is the entry
+		// the server authenticated, by the DN it gives (_dn), not the
+		// client's spelling of it.
+		out := bridge.Outcome{Code: bridge.Success, MustChange: st.mustChange, Subject: st.dn}
 		if wantPolicy {
 			out.Policy = st.policy()
 		}
@@ -67,6 +70,15 @@ func (c *Client) bindOutcome(ex *exchange, wantPolicy bool) bridge.Outcome {
 	}
 	res, hasRes := readResult(ex)
 	out := c.statusOutcome(opBind, ex, res, hasRes)
+	if out.Code == bridge.InvalidCredentials {
+		// The client sees the core's wrong-password words whatever the
+		// reason (unknown entry, locked, wrong password); the server's
+		// own reason, when it gives one, is for the audit record.
+		out.Reason = fmt.Sprintf("PingDirectory refused the credentials (HTTP %d)", ex.Status)
+		if hasRes && res.diagnostic != "" {
+			out.Reason += ": " + transport.Sanitize(res.diagnostic, 200)
+		}
+	}
 	if wantPolicy && out.Code == bridge.InvalidCredentials && hasRes {
 		// Only what the answer says: a ppolicy control with an error.
 		if _, p, _ := responseControls(res.controls); p != nil && p.Error != bridge.PolicyErrorNone {
@@ -78,6 +90,7 @@ func (c *Client) bindOutcome(ex *exchange, wantPolicy bool) bridge.Outcome {
 
 // bindState is what a successful bind learns from the entry.
 type bindState struct {
+	dn           string // the entry's _dn
 	mustChange   bool
 	expired      bool
 	secondsLeft  *int64 // until the password expires
@@ -126,6 +139,11 @@ func decodeState(body []byte) (bindState, error) {
 				}
 			}
 		}
+	}
+	if raw, ok := entry["_dn"]; ok {
+		// Not a string: left out, the core then names the user by the
+		// DN as bound.
+		_ = json.Unmarshal(raw, &st.dn)
 	}
 	if raw, ok := entry["pwdReset"]; ok && truthy(raw) {
 		st.mustChange = true

@@ -147,6 +147,9 @@ func New(cfg Config) (*Client, error) {
 		ft = DefaultUserFilter
 	}
 	filter, err := parseFilterTemplate(ft)
+	if err == nil {
+		err = filter.canNameUsers()
+	}
 	if err != nil {
 		problems = append(problems, err)
 	}

@@ -96,7 +96,7 @@ func newPageServer(t *testing.T, userID string) *pageServer {
 			return
 		case r.URL.Path == envPath+"/users":
 			w.Header().Set("Content-Type", "application/hal+json;charset=UTF-8")
-			w.Write([]byte(`{"_embedded":{"users":[{"id":"` + ps.userID + `"}]},"count":1,"size":1}`))
+			w.Write([]byte(`{"_embedded":{"users":[{"id":"` + ps.userID + `","username":"eFudd"}]},"count":1,"size":1}`))
 			return
 		case r.URL.Path == envPath+"/passwordPolicies":
 			w.Header().Set("Content-Type", "application/hal+json;charset=UTF-8")

@@ -76,11 +76,27 @@ func (c *Client) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcom
 		// PingOne passwords are text; nothing else can match.
 		return c.failBind(req.DN, &opError{f: fWrongPassword, detail: "the password is not UTF-8 text"})
 	}
+	if pdn, err := bridge.ParseDN(req.DN); err != nil || len(pdn.RDNs) == 0 || !c.filter.firstRDN(pdn) {
+		// Not the shape of a user's canonical DN: no request (the core
+		// checks the base too, with CanonicalDN).
+		return c.failBind(req.DN, &opError{f: fBadDN, detail: "not the canonical DN of a user"})
+	}
 	body := newBody().secret("password", req.Password.Bytes()).bytes()
 	defer clear(body)
-	resp, oe := c.userCall(ctx, req.DN, checkCall, http.MethodPost, mediaCheck, body)
+	resp, u, oe := c.userCallAs(ctx, req.DN, checkCall, http.MethodPost, mediaCheck, body)
+	// From here on the user is named as PingOne holds it (the identity
+	// rule, bridge/identity.go), for the session, the audit record and
+	// the failed-bind throttle alike.
+	subject := ""
+	if u.id != "" {
+		subject = subjectDN(u, req.DN, req.Route)
+	}
+	named := func(out bridge.Outcome) bridge.Outcome {
+		out.Subject = subject
+		return out
+	}
 	if oe != nil {
-		return c.failBind(req.DN, oe)
+		return named(c.failBind(req.DN, oe))
 	}
 	if resp.status != http.StatusOK {
 		oe := classify(resp.status, resp.body, resp.requestID)
@@ -93,11 +109,11 @@ func (c *Client) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcom
 			// request PingOne could not read: the bridge's fault.)
 			oe.f = fCheckRefused
 		}
-		return c.failBind(req.DN, oe, req.Password)
+		return named(c.failBind(req.DN, oe, req.Password))
 	}
 	st, err := decodeState(resp.body)
 	if err != nil {
-		return c.failBind(req.DN, &opError{f: fProtocol, detail: err.Error(), requestID: resp.requestID})
+		return named(c.failBind(req.DN, &opError{f: fProtocol, detail: err.Error(), requestID: resp.requestID}))
 	}
 	var out bridge.Outcome
 	switch st.Status {
@@ -109,14 +125,14 @@ func (c *Client) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcom
 			out.Policy = bridge.PolicyErr(bridge.ChangeAfterReset)
 		}
 	case statusExpired:
-		return c.failBind(req.DN, &opError{f: fExpired, requestID: resp.requestID})
+		return named(c.failBind(req.DN, &opError{f: fExpired, requestID: resp.requestID}))
 	case statusLockedOut:
 		// Documented as a 400, but a 200 saying so is as clear.
-		return c.failBind(req.DN, &opError{f: fLocked, detail: "password status " + st.Status, requestID: resp.requestID})
+		return named(c.failBind(req.DN, &opError{f: fLocked, detail: "password status " + st.Status, requestID: resp.requestID}))
 	case statusNoPassword, statusExternal:
-		return c.failBind(req.DN, &opError{f: fNoPassword, detail: "password status " + st.Status, requestID: resp.requestID})
+		return named(c.failBind(req.DN, &opError{f: fNoPassword, detail: "password status " + st.Status, requestID: resp.requestID}))
 	default:
-		return c.failBind(req.DN, &opError{f: fProtocol, detail: "unknown password status " + sanitize(st.Status, 64), requestID: resp.requestID})
+		return named(c.failBind(req.DN, &opError{f: fProtocol, detail: "unknown password status " + sanitize(st.Status, 64), requestID: resp.requestID}))
 	}
 	if secs, ok := expiryWarning(st, resp.header, c.now()); ok {
 		if out.Policy == nil {
@@ -126,6 +142,7 @@ func (c *Client) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcom
 		out.Policy.Warning, out.Policy.WarningValue = bridge.TimeBeforeExpiration, secs
 	}
 	out.RequestID = resp.requestID
+	out.Subject = subject
 	return c.done("bind", req.DN, out)
 }
 
@@ -135,7 +152,10 @@ func (c *Client) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcom
 func (c *Client) failBind(dn string, oe *opError, secrets ...bridge.Secret) bridge.Outcome {
 	out := oe.outcome(opBind)
 	out.Diagnostic = scrub(out.Diagnostic, secrets...)
-	c.log.Debug("pingone: bind refused", "dn", dn, "reason", scrub(oe.Error(), secrets...))
+	// The reason goes to the audit record and the log, never to the
+	// client (a quiet row's Diagnostic is empty).
+	out.Reason = scrub(oe.Error(), secrets...)
+	c.log.Debug("pingone: bind refused", "dn", dn, "reason", out.Reason)
 	return c.done("bind", dn, out)
 }
 

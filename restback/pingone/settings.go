@@ -147,6 +147,14 @@ func (s *Settings) Validate(c confkit.Checker, p string) {
 			c.Add(p+".user_filter", "%s", msg)
 		case len(attrs) == 0:
 			c.Add(p+".user_filter", `names no RDN attribute, so every DN would find the same user; use a placeholder such as username eq "{uid}"`)
+		default:
+			// The identity rule: a user's DN is built from the user, so
+			// each placeholder must be compared whole with an attribute.
+			if ft, err := parseFilterTemplate(s.UserFilter); err == nil {
+				if err := ft.canNameUsers(); err != nil {
+					c.Add(p+".user_filter", "%s", strings.TrimPrefix(err.Error(), "user filter: "))
+				}
+			}
 		}
 	}
 	if s.UserCache.Size < 0 {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -24,7 +25,18 @@ import (
 type filterTemplate struct {
 	parts []string // literal text; placeholders between consecutive parts
 	attrs []string
+	// rdn lists the placeholders' attributes once each (lower-cased), in
+	// order: the attributes of the first RDN of a user's canonical DN.
+	rdn []string
+	// names maps each of them to the PingOne user attribute it is first
+	// compared with as a whole value (username eq "{uid}"): the user's
+	// value of that attribute is the RDN value that names the user.
+	names map[string]string
 }
+
+// nameClause is a SCIM comparison whose value is a whole placeholder:
+// `username eq "` before it.
+var nameClause = regexp.MustCompile(`(?i)([A-Za-z_][A-Za-z0-9_.]*)\s+eq\s+"$`)
 
 func parseFilterTemplate(t string) (*filterTemplate, error) {
 	ft := &filterTemplate{}
@@ -56,6 +68,7 @@ func parseFilterTemplate(t string) (*filterTemplate, error) {
 				// Outside quotes a value could change the filter's structure.
 				return nil, fmt.Errorf("user filter %q: {%s} must be inside a quoted string", t, name)
 			}
+			ft.name(name, lit.String(), i+end+1 < len(t) && t[i+end+1] == '"')
 			ft.parts = append(ft.parts, lit.String())
 			lit.Reset()
 			ft.attrs = append(ft.attrs, name)
@@ -72,6 +85,33 @@ func parseFilterTemplate(t string) (*filterTemplate, error) {
 	}
 	ft.parts = append(ft.parts, lit.String())
 	return ft, nil
+}
+
+// name records a placeholder for attr after the literal text before it;
+// whole says the placeholder fills its quoted value to the end.
+func (ft *filterTemplate) name(attr, before string, whole bool) {
+	a := strings.ToLower(attr)
+	if ft.names == nil {
+		ft.names = map[string]string{}
+	}
+	if _, seen := ft.names[a]; !seen {
+		ft.rdn = append(ft.rdn, a)
+		ft.names[a] = ""
+	}
+	if m := nameClause.FindStringSubmatch(before); m != nil && whole && ft.names[a] == "" {
+		ft.names[a] = m[1]
+	}
+}
+
+// canNameUsers reports a template under which a user's canonical DN cannot
+// be built: a placeholder never compared as a whole value.
+func (ft *filterTemplate) canNameUsers() error {
+	for _, a := range ft.rdn {
+		if ft.names[a] == "" {
+			return fmt.Errorf("user filter: {%s} is never a whole value compared with eq (such as username eq \"{%s}\"), so the bridge cannot tell a user's DN from the user", a, a)
+		}
+	}
+	return nil
 }
 
 func validAttrName(s string) bool {
@@ -136,11 +176,19 @@ type userCache struct {
 	ll   *list.List
 	m    map[string]*list.Element
 
-	flight flightGroup[string, string]
+	flight flightGroup[string, pingUser]
+}
+
+// pingUser is a user a filter found: its id, and its values of the
+// attributes that name it (filterTemplate.names), by attribute.
+type pingUser struct {
+	id    string
+	names map[string]string
 }
 
 type userEntry struct {
-	key, id string
+	key     string
+	user    pingUser
 	expires time.Time
 }
 
@@ -148,24 +196,24 @@ func newUserCache(size int, ttl time.Duration, now func() time.Time) *userCache 
 	return &userCache{size: size, ttl: ttl, now: now, ll: list.New(), m: map[string]*list.Element{}}
 }
 
-func (uc *userCache) get(key string) (string, bool) {
+func (uc *userCache) get(key string) (pingUser, bool) {
 	uc.mu.Lock()
 	defer uc.mu.Unlock()
 	el, ok := uc.m[key]
 	if !ok {
-		return "", false
+		return pingUser{}, false
 	}
 	e := el.Value.(*userEntry)
 	if !uc.now().Before(e.expires) {
 		uc.ll.Remove(el)
 		delete(uc.m, key)
-		return "", false
+		return pingUser{}, false
 	}
 	uc.ll.MoveToFront(el)
-	return e.id, true
+	return e.user, true
 }
 
-func (uc *userCache) put(key, id string) {
+func (uc *userCache) put(key string, u pingUser) {
 	if uc.size <= 0 {
 		return // the cache is off
 	}
@@ -174,11 +222,11 @@ func (uc *userCache) put(key, id string) {
 	exp := uc.now().Add(uc.ttl)
 	if el, ok := uc.m[key]; ok {
 		e := el.Value.(*userEntry)
-		e.id, e.expires = id, exp
+		e.user, e.expires = u, exp
 		uc.ll.MoveToFront(el)
 		return
 	}
-	uc.m[key] = uc.ll.PushFront(&userEntry{key: key, id: id, expires: exp})
+	uc.m[key] = uc.ll.PushFront(&userEntry{key: key, user: u, expires: exp})
 	for uc.ll.Len() > uc.size {
 		last := uc.ll.Back()
 		uc.ll.Remove(last)
@@ -206,76 +254,196 @@ type resolved struct {
 	id     string
 	key    string // the rendered filter, the cache key
 	cached bool
+	// rdn is the first RDN of the user's canonical DN, built from the
+	// user's own values (filterTemplate.names).
+	rdn string
 }
 
-// resolve finds the PingOne user a DN names.
+// resolve finds the PingOne user a DN names. The identity rule
+// (bridge/identity.go): the DN names the user only if each value of its
+// first RDN is the user's own value of the attribute the filter compares
+// it with, exactly but for ASCII case (PingOne's username match ignores
+// case; no other folding is assumed, so 'ſ' does not name "s"); any other
+// spelling that the filter happened to find is refused as not naming a
+// user, which a bind answers as a wrong password.
 func (c *Client) resolve(ctx context.Context, dn string) (resolved, *opError) {
 	pdn, err := bridge.ParseDN(dn)
 	if err != nil || len(pdn.RDNs) == 0 {
 		return resolved{}, &opError{f: fBadDN, detail: "not a valid DN"}
 	}
+	if !c.filter.firstRDN(pdn) {
+		return resolved{}, &opError{f: fBadDN, detail: "the DN's first RDN is not " + strings.Join(c.filter.rdn, "+")}
+	}
 	key, err := c.filter.render(pdn)
 	if err != nil {
 		return resolved{}, &opError{f: fBadDN, detail: err.Error()}
 	}
-	if id, ok := c.users.get(key); ok {
-		c.cacheLookup("user", true)
-		return resolved{id: id, key: key, cached: true}, nil
-	}
-	c.cacheLookup("user", false)
-	id, err := c.users.flight.do(ctx, key, c.timeout, func(ctx context.Context) (string, error) {
-		id, oe := c.searchUser(ctx, key)
-		if oe != nil {
-			return "", oe
+	u, cached := c.users.get(key)
+	c.cacheLookup("user", cached)
+	if !cached {
+		u, err = c.users.flight.do(ctx, key, c.timeout, func(ctx context.Context) (pingUser, error) {
+			u, oe := c.searchUser(ctx, key)
+			if oe != nil {
+				return pingUser{}, oe
+			}
+			c.users.put(key, u)
+			return u, nil
+		})
+		if err != nil {
+			var oe *opError
+			if errors.As(err, &oe) {
+				return resolved{}, oe
+			}
+			// The caller's own context ended while the shared lookup ran.
+			return resolved{}, c.lostAnswer(ctx, readCall, err, false)
 		}
-		c.users.put(key, id)
-		return id, nil
-	})
-	if err != nil {
-		var oe *opError
-		if errors.As(err, &oe) {
-			return resolved{}, oe
-		}
-		// The caller's own context ended while the shared lookup ran.
-		return resolved{}, c.lostAnswer(ctx, readCall, err, false)
 	}
-	return resolved{id: id, key: key}, nil
+	rdn, oe := c.filter.canonicalRDN(pdn, u)
+	if oe != nil {
+		return resolved{}, oe
+	}
+	return resolved{id: u.id, key: key, cached: cached, rdn: rdn}, nil
 }
 
-func (c *Client) searchUser(ctx context.Context, filter string) (string, *opError) {
+// firstRDN reports whether dn's first RDN has exactly the template's
+// placeholder attributes, each once (types compared without case).
+func (ft *filterTemplate) firstRDN(dn *ldap.DN) bool {
+	avas := dn.RDNs[0].Attributes
+	if len(avas) != len(ft.rdn) {
+		return false
+	}
+	seen := make(map[string]bool, len(avas))
+	for _, a := range avas {
+		t := strings.ToLower(a.Type)
+		if _, ok := ft.names[t]; !ok || seen[t] || a.Value == "" {
+			return false
+		}
+		seen[t] = true
+	}
+	return true
+}
+
+// canonicalRDN checks that dn's first RDN is the user's own name and
+// returns it as the user's values spell it, in the template's order.
+func (ft *filterTemplate) canonicalRDN(dn *ldap.DN, u pingUser) (string, *opError) {
+	var b strings.Builder
+	for i, a := range ft.rdn {
+		v, _ := bridge.RDNValue(dn, a)
+		field := ft.names[a]
+		own, ok := u.names[field]
+		if !ok || !bridge.SameValue(v, own) {
+			return "", &opError{f: fBadDN, detail: fmt.Sprintf("the DN's %s is not the user's %s: not the user's canonical DN", a, field)}
+		}
+		if i > 0 {
+			b.WriteByte('+')
+		}
+		b.WriteString(a)
+		b.WriteByte('=')
+		b.WriteString(bridge.EscapeDNValue(own))
+	}
+	return b.String(), nil
+}
+
+// CanonicalDN implements bridge.Namer: under the route's base, a user is
+// named by one RDN made of the filter's placeholder attributes and
+// nothing else (uid=alice,<base>); every other spelling names nobody.
+// The values are the client's until resolve checks them against the user.
+func (c *Client) CanonicalDN(dn *ldap.DN, route bridge.RouteOptions) (string, bool) {
+	base, err := bridge.ParseDN(route.Base)
+	if err != nil || len(dn.RDNs) != len(base.RDNs)+1 || !c.filter.firstRDN(dn) {
+		return "", false
+	}
+	if len(base.RDNs) > 0 && !bridge.SameDN(&ldap.DN{RDNs: dn.RDNs[1:]}, base) {
+		return "", false
+	}
+	var b strings.Builder
+	for i, a := range c.filter.rdn {
+		v, _ := bridge.RDNValue(dn, a)
+		if !utf8.ValidString(v) {
+			return "", false
+		}
+		if i > 0 {
+			b.WriteByte('+')
+		}
+		b.WriteString(a + "=" + bridge.EscapeDNValue(v))
+	}
+	return joinDN(b.String(), route.Base), true
+}
+
+// subjectDN is the canonical DN of a resolved user: its RDN under the
+// route's base (under the rest of dn when no base is given, as in a
+// backend used without the core).
+func subjectDN(u resolved, dn string, route bridge.RouteOptions) string {
+	if route.Base != "" {
+		return joinDN(u.rdn, route.Base)
+	}
+	pdn, err := bridge.ParseDN(dn)
+	if err != nil || len(pdn.RDNs) < 2 {
+		return u.rdn
+	}
+	return joinDN(u.rdn, (&ldap.DN{RDNs: pdn.RDNs[1:]}).String())
+}
+
+func joinDN(rdn, base string) string {
+	if base == "" {
+		return rdn
+	}
+	return rdn + "," + base
+}
+
+var _ bridge.Namer = (*Client)(nil)
+
+func (c *Client) searchUser(ctx context.Context, filter string) (pingUser, *opError) {
 	resp, oe := c.call(ctx, readCall, callFindUser, http.MethodGet, "/users", url.Values{"filter": {filter}}, "", nil)
 	if oe != nil {
-		return "", oe
+		return pingUser{}, oe
 	}
 	if resp.status == http.StatusNotFound {
 		// A search finds no one with a 200; a 404 means the API URL does
 		// not lead to the users (a path pasted in, a proxy).
-		return "", &opError{f: fProtocol, detail: "the user search answered HTTP 404; check the API URL", requestID: resp.requestID}
+		return pingUser{}, &opError{f: fProtocol, detail: "the user search answered HTTP 404; check the API URL", requestID: resp.requestID}
 	}
 	if resp.status != http.StatusOK {
-		return "", classify(resp.status, resp.body, resp.requestID)
+		return pingUser{}, classify(resp.status, resp.body, resp.requestID)
 	}
-	ids, err := decodeUserIDs(resp.body)
+	fields := make([]string, 0, len(c.filter.names))
+	for _, a := range c.filter.rdn {
+		fields = append(fields, c.filter.names[a])
+	}
+	users, err := decodeUsers(resp.body, fields)
 	if err != nil {
-		return "", &opError{f: fProtocol, detail: err.Error(), requestID: resp.requestID}
+		return pingUser{}, &opError{f: fProtocol, detail: err.Error(), requestID: resp.requestID}
 	}
-	switch len(ids) {
+	switch len(users) {
 	case 0:
-		return "", &opError{f: fNotFound, requestID: resp.requestID}
+		return pingUser{}, &opError{f: fNotFound, requestID: resp.requestID}
 	case 1:
-		return ids[0], nil
+		return users[0], nil
 	}
-	return "", &opError{f: fAmbiguous, detail: fmt.Sprintf("%d users match", len(ids)), requestID: resp.requestID}
+	return pingUser{}, &opError{f: fAmbiguous, detail: fmt.Sprintf("%d users match", len(users)), requestID: resp.requestID}
 }
 
 // decodeUserIDs reads the ids of a user search answer
 // ({_embedded: {users: [{id, ...}]}}).
 func decodeUserIDs(body []byte) ([]string, error) {
+	users, err := decodeUsers(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(users))
+	for i, u := range users {
+		ids[i] = u.id
+	}
+	return ids, nil
+}
+
+// decodeUsers reads a user search answer: each user's id and its string
+// values of fields (dotted paths such as name.given; a field the user
+// lacks is left out).
+func decodeUsers(body []byte, fields []string) ([]pingUser, error) {
 	var v struct {
 		Embedded *struct {
-			Users []struct {
-				ID string `json:"id"`
-			} `json:"users"`
+			Users []map[string]json.RawMessage `json:"users"`
 		} `json:"_embedded"`
 	}
 	if err := json.Unmarshal(body, &v); err != nil {
@@ -284,14 +452,49 @@ func decodeUserIDs(body []byte) ([]string, error) {
 	if v.Embedded == nil {
 		return nil, errors.New("decode user search: no _embedded")
 	}
-	ids := make([]string, 0, len(v.Embedded.Users))
-	for _, u := range v.Embedded.Users {
-		if !validID(u.ID) {
+	users := make([]pingUser, 0, len(v.Embedded.Users))
+	for _, raw := range v.Embedded.Users {
+		var id string
+		if json.Unmarshal(raw["id"], &id) != nil || !validID(id) {
 			return nil, errors.New("decode user search: a user without a usable id")
 		}
-		ids = append(ids, u.ID)
+		u := pingUser{id: id, names: make(map[string]string, len(fields))}
+		for _, f := range fields {
+			if s, ok := stringField(raw, f); ok {
+				u.names[f] = s
+			}
+		}
+		users = append(users, u)
 	}
-	return ids, nil
+	return users, nil
+}
+
+// stringField finds a string at a dotted path of a JSON object; the
+// first step compares names without case, as SCIM attribute names do.
+func stringField(obj map[string]json.RawMessage, path string) (string, bool) {
+	name, rest, nested := strings.Cut(path, ".")
+	var raw json.RawMessage
+	for k, v := range obj {
+		if strings.EqualFold(k, name) {
+			raw = v
+			break
+		}
+	}
+	if raw == nil {
+		return "", false
+	}
+	if nested {
+		var sub map[string]json.RawMessage
+		if json.Unmarshal(raw, &sub) != nil {
+			return "", false
+		}
+		return stringField(sub, rest)
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // validID accepts PingOne's resource ids (UUIDs) and similar plain tokens,
@@ -323,14 +526,21 @@ func isAPIError(resp *response) bool {
 // for a cached id means the user went away: the entry is dropped and the
 // lookup and request are made once more (PingOne acted on nothing).
 func (c *Client) userCall(ctx context.Context, dn string, kind callKind, method, mediaType string, body []byte) (*response, *opError) {
+	resp, _, oe := c.userCallAs(ctx, dn, kind, method, mediaType, body)
+	return resp, oe
+}
+
+// userCallAs is userCall that also returns the user it acted on (zero
+// when none was found).
+func (c *Client) userCallAs(ctx context.Context, dn string, kind callKind, method, mediaType string, body []byte) (*response, resolved, *opError) {
 	for attempt := 0; ; attempt++ {
 		u, oe := c.resolve(ctx, dn)
 		if oe != nil {
-			return nil, oe
+			return nil, resolved{}, oe
 		}
 		resp, oe := c.call(ctx, kind, passwordCalls[mediaType], method, "/users/"+url.PathEscape(u.id)+"/password", nil, mediaType, body)
 		if oe != nil {
-			return nil, oe
+			return nil, u, oe
 		}
 		if resp.status == http.StatusNotFound && isAPIError(resp) {
 			// PingOne's own 404: no user has this id, so nothing was
@@ -341,6 +551,6 @@ func (c *Client) userCall(ctx context.Context, dn string, kind callKind, method,
 				continue
 			}
 		}
-		return resp, nil
+		return resp, u, nil
 	}
 }

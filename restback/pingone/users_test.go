@@ -174,3 +174,75 @@ func TestUserCacheSizeZeroIsOff(t *testing.T) {
 		}
 	}
 }
+
+// The identity rule: only uid={username},<base> names a user, the value
+// compared exactly but for ASCII case, whatever the user search matched
+// (the simulator's username match folds Unicode case, as a backend
+// might). Every other spelling answers a bind as a wrong password does,
+// and names nobody for a change; the canonical DN is the Outcome's Subject.
+func TestCanonicalIdentity(t *testing.T) {
+	e := newEnv(t)
+	for _, u := range []string{"sam", "kate"} {
+		if _, err := e.sim.AddUser(u, u+"@example.com", "Same-Passw0rd!1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.secrets = append(e.secrets, "Same-Passw0rd!1")
+	people := bridge.RouteOptions{Base: "ou=people,dc=example,dc=com"}
+	bind := func(d, pw string) bridge.Outcome {
+		return e.c.Bind(context.Background(), bridge.BindRequest{DN: d, Password: e.secret(pw), Route: people})
+	}
+	for _, tc := range []struct{ dn, pw, subject string }{
+		{"uid=alice,ou=people,dc=example,dc=com", alicePW, "uid=alice,ou=people,dc=example,dc=com"},
+		{"UID=Alice , ou=People,DC=example,dc=com", alicePW, "uid=alice,ou=people,dc=example,dc=com"},
+		{"uid=sam,ou=people,dc=example,dc=com", "Same-Passw0rd!1", "uid=sam,ou=people,dc=example,dc=com"},
+	} {
+		out := bind(tc.dn, tc.pw)
+		if !out.OK() || out.Subject != tc.subject {
+			t.Errorf("bind %q: %v subject %q, want success as %q", tc.dn, out.Code, out.Subject, tc.subject)
+		}
+	}
+	for _, d := range []string{
+		"uid=alice+cn=x,ou=people,dc=example,dc=com",
+		"cn=alice,ou=people,dc=example,dc=com",
+		"uid=\u017fam,ou=people,dc=example,dc=com",  // ſ is not s
+		"uid=\u212aate,ou=people,dc=example,dc=com", // the Kelvin sign is not k
+		"uid=alice@example.com,ou=people,dc=example,dc=com",
+	} {
+		pw := alicePW
+		if !strings.Contains(d, "alice") {
+			pw = "Same-Passw0rd!1"
+		}
+		out := bind(d, pw)
+		want{code: bridge.InvalidCredentials, policy: bridge.PolicyErrorNone, quiet: true}.check(t, out)
+		if out.Reason == "" {
+			t.Errorf("bind %q: no reason for the audit record", d)
+		}
+		if ch := e.c.ChangePassword(context.Background(), bridge.ChangeRequest{Target: d, Kind: bridge.AdminReset,
+			NewPassword: e.secret("Hijacked-Passw0rd!"), Route: people}); ch.Code != bridge.NoSuchObject {
+			t.Errorf("reset of %q: %v %q, want noSuchObject", d, ch.Code, ch.Diagnostic)
+		}
+	}
+	// The core's precheck refuses the shapes without a request.
+	for _, tc := range []struct {
+		dn   string
+		ok   bool
+		want string
+	}{
+		{"UID=Alice,OU=People,dc=example,dc=com", true, "uid=Alice,ou=people,dc=example,dc=com"},
+		{"uid=alice,ou=x,ou=people,dc=example,dc=com", false, ""},
+		{"uid=alice+cn=x,ou=people,dc=example,dc=com", false, ""},
+		{"uid=alice,ou=staff,dc=example,dc=com", false, ""},
+		{"uid=alice,ou=peop\u017fle,dc=example,dc=com", false, ""},
+		{"uid=a\\,b,ou=people,dc=example,dc=com", true, "uid=a\\,b,ou=people,dc=example,dc=com"},
+	} {
+		d, err := bridge.ParseDN(tc.dn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := e.c.CanonicalDN(d, people)
+		if ok != tc.ok || got != tc.want {
+			t.Errorf("CanonicalDN(%q) = %q, %v; want %q, %v", tc.dn, got, ok, tc.want, tc.ok)
+		}
+	}
+}
