@@ -31,6 +31,8 @@ type State struct {
 	// cache is the verified-bind cache, nil when off. Each generation has
 	// its own: a reload forgets every cached bind.
 	cache *BindCache
+	// search are the search limits (bridge/search.go).
+	search SearchLimits
 
 	// users counts the operations running on this generation; once it is
 	// retired and users is 0, drained closes.
