@@ -357,8 +357,10 @@ func (st *State) plan(base *ldap.DN, scope Scope) ([]leg, *route) {
 	owner, _ := st.router.Match(base)
 	var legs []leg
 	if owner != nil {
+		// The route's base is in scope unless the search is one level
+		// below it.
 		legs = append(legs, leg{rt: owner, base: base, scope: scope,
-			container: owner.base.EqualFold(base)})
+			container: owner.base.EqualFold(base) && scope != ScopeOne})
 	}
 	if scope == ScopeBase {
 		if owner == nil && st.aboveSomeRoute(base) {
