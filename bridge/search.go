@@ -2,6 +2,9 @@ package bridge
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -227,8 +230,9 @@ func (b *Bridge) Search(ctx context.Context, p *Principal, req SearchRequest, em
 	}
 
 	var cur cookie
+	binding := cookieBinding(p, base, req)
 	if req.Paged && len(req.Cookie) > 0 {
-		if cur, err = decodeCookie(req.Cookie, len(legs)); err != nil {
+		if cur, err = decodeCookie(st.cookieKey, binding, req.Cookie, len(legs)); err != nil {
 			return fail(Fail(UnwillingToPerform, diagBadCookie))
 		}
 	}
@@ -322,7 +326,7 @@ func (b *Bridge) Search(ctx context.Context, p *Principal, req SearchRequest, em
 		}
 		if next != "" {
 			// The page is full; the next one goes on with this route.
-			done.Cookie = cookie{Leg: i, Cursor: next, Seen: seenBase}.encode()
+			done.Cookie = cookie{Leg: i, Cursor: next, Seen: seenBase}.encode(st.cookieKey, binding)
 			break
 		}
 		if l.container && !seenBase {
@@ -333,7 +337,7 @@ func (b *Bridge) Search(ctx context.Context, p *Principal, req SearchRequest, em
 			}
 		}
 		if pageFull() && i+1 < len(legs) {
-			done.Cookie = cookie{Leg: i + 1}.encode()
+			done.Cookie = cookie{Leg: i + 1}.encode(st.cookieKey, binding)
 			break
 		}
 	}
@@ -464,9 +468,10 @@ func withoutPasswords(attrs []Attribute) []Attribute {
 }
 
 // cookie is the paged-results cookie: which leg of the search goes on,
-// from which backend cursor. It is the client's to send back unchanged;
-// a changed one can only name another leg of the same search (the index
-// is checked) or a cursor the backend refuses.
+// from which backend cursor. It is signed with the generation's key and
+// bound to the search (who, base, scope, filter): a client cannot change
+// the cursor a backend receives, nor carry a cookie over to another
+// search. A reload makes the cookies of the old generation invalid.
 type cookie struct {
 	Leg    int    `json:"l"`
 	Cursor string `json:"c,omitempty"`
@@ -474,23 +479,54 @@ type cookie struct {
 }
 
 // maxCookie bounds the cookie a client may send back.
-const maxCookie = 4096
+const maxCookie = 8192
 
-func (c cookie) encode() []byte {
-	b, _ := json.Marshal(c)
-	return []byte(base64.RawURLEncoding.EncodeToString(b))
+func newCookieKey() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k) // crypto/rand.Read does not fail (Go 1.24)
+	return k
 }
 
-func decodeCookie(b []byte, legs int) (cookie, error) {
+// cookieBinding names the search a cookie belongs to.
+func cookieBinding(p *Principal, base *ldap.DN, req SearchRequest) []byte {
+	who := ""
+	if p != nil {
+		who = p.Identity().DN
+	}
+	h := sha256.New()
+	for _, s := range []string{who, base.String(), req.Scope.String(), req.Filter.String()} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return h.Sum(nil)
+}
+
+func cookieMAC(key, binding, payload []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(binding)
+	m.Write(payload)
+	return m.Sum(nil)
+}
+
+func (c cookie) encode(key, binding []byte) []byte {
+	b, _ := json.Marshal(c)
+	return []byte(base64.RawURLEncoding.EncodeToString(append(cookieMAC(key, binding, b), b...)))
+}
+
+func decodeCookie(key, binding, b []byte, legs int) (cookie, error) {
 	var c cookie
 	if len(b) > maxCookie {
 		return c, errors.New("cookie too long")
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(string(b))
-	if err != nil {
-		return c, fmt.Errorf("decode cookie: %w", err)
+	if err != nil || len(raw) < sha256.Size {
+		return c, errors.New("decode cookie: not a cookie of this server")
 	}
-	if err := json.Unmarshal(raw, &c); err != nil {
+	mac, payload := raw[:sha256.Size], raw[sha256.Size:]
+	if !hmac.Equal(mac, cookieMAC(key, binding, payload)) {
+		return c, errors.New("decode cookie: not a cookie of this search")
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
 		return c, fmt.Errorf("decode cookie: %w", err)
 	}
 	if c.Leg < 0 || c.Leg >= legs {
