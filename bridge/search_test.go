@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ldapbridge/ldapbridge/search/filter"
 )
@@ -242,5 +243,61 @@ func TestSearchPaged(t *testing.T) {
 	req.Cookie = []byte("not a cookie")
 	if _, d, _ := runSearch(b, app, req); d.Outcome.Code != UnwillingToPerform {
 		t.Fatalf("bad cookie: %v", d.Outcome)
+	}
+}
+
+func TestSearchCookieIsBoundToItsSearch(t *testing.T) {
+	b, _, _ := searchCore(t, SearchAccess{}, SearchLimits{})
+	app := bind(t, b, "cn=app,ou=services,dc=example,dc=com", "app")
+	admin := bind(t, b, "cn=admin,dc=example,dc=com", "x")
+	req := SearchRequest{Base: "ou=people,dc=example,dc=com", Scope: ScopeSub, Filter: mustFilter(t, "(uid=*)"), Paged: true, PageSize: 1}
+	_, d, done := runSearch(b, app, req)
+	if !d.Outcome.OK() || len(done.Cookie) == 0 {
+		t.Fatalf("first page: %v %q", d.Outcome, done.Cookie)
+	}
+	for name, mod := range map[string]func(r *SearchRequest) *Principal{
+		"other filter":  func(r *SearchRequest) *Principal { r.Filter = mustFilter(t, "(uid=alice)"); return app },
+		"other base":    func(r *SearchRequest) *Principal { r.Base = "dc=example,dc=com"; return app },
+		"other session": func(r *SearchRequest) *Principal { return admin },
+		"tampered": func(r *SearchRequest) *Principal {
+			r.Cookie = append([]byte(nil), r.Cookie...)
+			r.Cookie[len(r.Cookie)-2] ^= 1
+			return app
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := req
+			r.Cookie = done.Cookie
+			p := mod(&r)
+			if _, d, _ := runSearch(b, p, r); d.Outcome.Code != UnwillingToPerform {
+				t.Fatalf("%v", d.Outcome)
+			}
+		})
+	}
+	r := req
+	r.Cookie = done.Cookie
+	if _, d, _ := runSearch(b, app, r); !d.Outcome.OK() {
+		t.Fatalf("the right search: %v", d.Outcome)
+	}
+}
+
+// slowDir answers a search only when its context ends.
+type slowDir struct{ recorder }
+
+func (s *slowDir) Search(ctx context.Context, _ BackendSearch, _ func(Entry) bool) (string, Outcome) {
+	<-ctx.Done()
+	return "", Fail(Unavailable, "gave up")
+}
+
+func TestSearchTimeLimit(t *testing.T) {
+	st, err := NewState([]Route{{Base: "dc=example,dc=com", Backend: "slow", Search: SearchAccess{Anonymous: true}}},
+		map[string]Backend{"slow": &slowDir{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := New(st, nil)
+	_, d, done := runSearch(b, nil, SearchRequest{Base: "dc=example,dc=com", Scope: ScopeSub, Filter: mustFilter(t, "(uid=x)"), TimeLimit: 50 * time.Millisecond})
+	if d.Outcome.Code != TimeLimitExceeded || done.Limit != "search_time_limit" {
+		t.Fatalf("%v %q", d.Outcome, done.Limit)
 	}
 }
