@@ -273,10 +273,11 @@ func (b *Bridge) Search(ctx context.Context, p *Principal, req SearchRequest, em
 		}
 		seenBase := cur.Seen
 		cursor := cur.Cursor
+		onlyContainer := cur.Container
 		cur = cookie{}
 		var o Outcome
 		next := ""
-		if be != nil {
+		if be != nil && !onlyContainer {
 			keep := func(e Entry) bool {
 				edn, err := ParseDN(e.DN)
 				if err != nil {
@@ -331,6 +332,11 @@ func (b *Bridge) Search(ctx context.Context, p *Principal, req SearchRequest, em
 		}
 		if l.container && !seenBase {
 			if c, ok := container(l.rt.base); ok && filter.Matches(req.Filter, c.filterEntry(), nil) {
+				if pageFull() {
+					// The page is full: the container opens the next one.
+					done.Cookie = cookie{Leg: i, Container: true}.encode(st.cookieKey, binding)
+					break
+				}
 				if !out(c) {
 					break
 				}
@@ -476,6 +482,8 @@ type cookie struct {
 	Leg    int    `json:"l"`
 	Cursor string `json:"c,omitempty"`
 	Seen   bool   `json:"s,omitempty"`
+	// Container: only the leg's container entry remains to be sent.
+	Container bool `json:"k,omitempty"`
 }
 
 // maxCookie bounds the cookie a client may send back.

@@ -225,7 +225,7 @@ func TestSearchPaged(t *testing.T) {
 			t.Fatal("paging does not end")
 		}
 		got, d, done := runSearch(b, app, req)
-		if !d.Outcome.OK() || len(got) > 1 {
+		if !d.Outcome.OK() || len(got) > req.PageSize {
 			t.Fatalf("page %d: %v %v", pages, d.Outcome, got)
 		}
 		all = append(all, got...)
@@ -239,6 +239,26 @@ func TestSearchPaged(t *testing.T) {
 		"uid=carol,ou=staff,dc=example,dc=com", "uid=dave,ou=people,dc=example,dc=com", "uid=erin,ou=people,dc=example,dc=com"}
 	if !slices.Equal(all, want) {
 		t.Fatalf("pages gave %v, want %v", all, want)
+	}
+	// With the containers (objectClass=*), each page still holds one entry.
+	req = SearchRequest{Base: "dc=example,dc=com", Scope: ScopeSub, Filter: mustFilter(t, "(objectClass=*)"), Paged: true, PageSize: 1}
+	n := 0
+	for pages := 0; ; pages++ {
+		if pages > 20 {
+			t.Fatal("paging does not end")
+		}
+		got, d, done := runSearch(b, app, req)
+		if !d.Outcome.OK() || len(got) > 1 {
+			t.Fatalf("page %d: %v %v", pages, d.Outcome, got)
+		}
+		n += len(got)
+		if len(done.Cookie) == 0 {
+			break
+		}
+		req.Cookie = done.Cookie
+	}
+	if n != 7 { // five people, two containers
+		t.Fatalf("%d entries in all, want 7", n)
 	}
 	req.Cookie = []byte("not a cookie")
 	if _, d, _ := runSearch(b, app, req); d.Outcome.Code != UnwillingToPerform {
