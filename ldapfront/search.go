@@ -33,9 +33,11 @@ func isOperational(name string) bool {
 
 // searchRoutes answers a search of the routes' entries: the core decides
 // who may search and what; entries are written as they arrive, the
-// SearchResultDone (with the paged results control) when it is done.
+// SearchResultDone (with the paged results control) when it is done. The
+// must-change restriction is execute's (gate OpSearch), which answers
+// with the ppolicy control a client asked for.
 func (c *conn) searchRoutes(m *message, seq uint64, req searchRequest) {
-	c.startOp(m, seq, "search", appSearchDone, bridge.OpNone, func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode) {
+	c.startOp(m, seq, "search", appSearchDone, bridge.OpSearch, func(ctx context.Context, ctl controls) ([]byte, bridge.ResultCode) {
 		finish := func(r result, ctls []respControl) ([]byte, bridge.ResultCode) {
 			return appendMessage(nil, m.id, appSearchDone, r, nil, ctls), r.code
 		}
