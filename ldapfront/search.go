@@ -91,7 +91,7 @@ func (c *conn) searchRoutes(m *message, seq uint64, req searchRequest) {
 			c.srv.obs.LimitHit("search_max_scan")
 		}
 		c.log.Debug("search", "op", seq, "msgid", m.id, "base", printable(req.base, 256), "scope", sr.Scope.String(),
-			"filter", printable(f.String(), 512), "entries", done.Entries, "code", int(d.Outcome.Code))
+			"filter", loggableFilter(f), "entries", done.Entries, "code", int(d.Outcome.Code))
 		var ctls []respControl
 		if sr.Paged {
 			ctls = append(ctls, pagedControl(done.Cookie))
@@ -132,4 +132,25 @@ func pagedControl(cookie []byte) respControl {
 		dst = appendBytes(dst, tagOctetString, cookie)
 		return end(dst, s)
 	}}
+}
+
+// loggableFilter is the filter for a debug log line; one that names a
+// password attribute is not shown, since its values may be a password.
+func loggableFilter(f *filter.Filter) string {
+	if mentionsPassword(f) {
+		return "(a filter on a password attribute)"
+	}
+	return printable(f.String(), 512)
+}
+
+func mentionsPassword(f *filter.Filter) bool {
+	if filter.PasswordAttribute(f.Attr) {
+		return true
+	}
+	for _, s := range f.Sub {
+		if mentionsPassword(s) {
+			return true
+		}
+	}
+	return false
 }

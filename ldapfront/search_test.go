@@ -2,7 +2,10 @@ package ldapfront
 
 import (
 	"bytes"
+	"strings"
 	"testing"
+
+	"github.com/ldapbridge/ldapbridge/search/filter"
 )
 
 // TestDecodePaged: the Simple Paged Results control value (RFC 2696 §2),
@@ -37,5 +40,16 @@ func TestDecodePaged(t *testing.T) {
 	size, cookie, err := decodePaged(v)
 	if err != nil || size != 0 || string(cookie) != "next" {
 		t.Fatalf("response value % x: %d %q %v", v, size, cookie, err)
+	}
+}
+
+func TestLoggableFilter(t *testing.T) {
+	pw := &filter.Filter{Kind: filter.Equality, Attr: "userPassword", Value: "S3cret!"}
+	f := &filter.Filter{Kind: filter.And, Sub: []*filter.Filter{{Kind: filter.Equality, Attr: "uid", Value: "alice"}, {Kind: filter.Not, Sub: []*filter.Filter{pw}}}}
+	if s := loggableFilter(f); strings.Contains(s, "S3cret") {
+		t.Fatalf("logged %q", s)
+	}
+	if s := loggableFilter(&filter.Filter{Kind: filter.Equality, Attr: "uid", Value: "alice"}); s != "(uid=alice)" {
+		t.Fatalf("logged %q", s)
 	}
 }
