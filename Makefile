@@ -7,7 +7,7 @@ STATICCHECK_VERSION ?= v0.8.2
 ## test: everything CI runs (installs what it needs first)
 test: deps lint unit
 
-## deps: OpenLDAP's client tools and Python's ldap3 for the client compatibility tests
+## deps: OpenLDAP's client tools, Python's ldap3 and Apache httpd (mod_authnz_ldap) for the client compatibility and end-to-end tests
 deps:
 	@scripts/deps.sh
 

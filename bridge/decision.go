@@ -48,6 +48,8 @@ const (
 	// OpOther is every other operation (searches the bridge does not
 	// answer, Add, Delete, ModifyDN, Compare).
 	OpOther
+	// OpSearch is a search of the routes' entries (bridge/search.go).
+	OpSearch
 )
 
 func (o Operation) String() string {
@@ -64,6 +66,8 @@ func (o Operation) String() string {
 		return "readRoot"
 	case OpOther:
 		return "other"
+	case OpSearch:
+		return "search"
 	}
 	return "none"
 }

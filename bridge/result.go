@@ -10,6 +10,7 @@ const (
 	OperationsError              ResultCode = 1
 	ProtocolError                ResultCode = 2
 	TimeLimitExceeded            ResultCode = 3
+	SizeLimitExceeded            ResultCode = 4
 	AuthMethodNotSupported       ResultCode = 7
 	StrongerAuthRequired         ResultCode = 8
 	AdminLimitExceeded           ResultCode = 11
@@ -30,7 +31,7 @@ const (
 
 var resultNames = map[ResultCode]string{
 	Success: "success", OperationsError: "operationsError", ProtocolError: "protocolError",
-	TimeLimitExceeded: "timeLimitExceeded", AuthMethodNotSupported: "authMethodNotSupported",
+	TimeLimitExceeded: "timeLimitExceeded", SizeLimitExceeded: "sizeLimitExceeded", AuthMethodNotSupported: "authMethodNotSupported",
 	StrongerAuthRequired: "strongerAuthRequired", AdminLimitExceeded: "adminLimitExceeded",
 	UnavailableCriticalExtension: "unavailableCriticalExtension",
 	ConfidentialityRequired:      "confidentialityRequired", NoSuchAttribute: "noSuchAttribute",

@@ -31,12 +31,17 @@ type Route struct {
 	// backend's password to another.
 	ServiceCredential bool
 	Options           RouteOptions
+	// Searchers are the identities (DNs) besides Admins that may search
+	// the route; Search says who else may (bridge/search.go).
+	Searchers []string
+	Search    SearchAccess
 }
 
 type route struct {
 	Route
-	base   *ldap.DN
-	admins []*ldap.DN
+	base      *ldap.DN
+	admins    []*ldap.DN
+	searchers []*ldap.DN
 }
 
 // Router picks the route for a DN by the longest matching base.
@@ -72,6 +77,14 @@ func newRouter(routes []Route) (*Router, []string) {
 				continue
 			}
 			ir.admins = append(ir.admins, ad)
+		}
+		for _, a := range rt.Searchers {
+			sd, err := ParseDN(a)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("route %d: searcher %q: %v", i, a, err))
+				continue
+			}
+			ir.searchers = append(ir.searchers, sd)
 		}
 		for _, prev := range r.routes {
 			if prev.base.EqualFold(base) {

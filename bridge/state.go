@@ -31,6 +31,10 @@ type State struct {
 	// cache is the verified-bind cache, nil when off. Each generation has
 	// its own: a reload forgets every cached bind.
 	cache *BindCache
+	// search are the search limits (bridge/search.go); cookieKey signs
+	// its paged results cookies.
+	search    SearchLimits
+	cookieKey []byte
 
 	// users counts the operations running on this generation; once it is
 	// retired and users is 0, drained closes.
@@ -61,7 +65,7 @@ func NewState(routes []Route, backends map[string]Backend, locals []LocalAccount
 			problems = append(problems, fmt.Sprintf("route %q: unknown backend %q", rt.Base, rt.Backend))
 		}
 	}
-	s := &State{router: r, backends: backends, drained: make(chan struct{})}
+	s := &State{router: r, backends: backends, drained: make(chan struct{}), cookieKey: newCookieKey()}
 	for _, rt := range routes {
 		s.contexts = append(s.contexts, rt.Base)
 	}

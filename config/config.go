@@ -33,6 +33,21 @@ type Config struct {
 	Admin     Admin      `yaml:"admin"`
 	Reload    Reload     `yaml:"reload"`
 	BindCache BindCache  `yaml:"bind_cache"`
+	Search    Search     `yaml:"search"`
+}
+
+// Search holds the settings of user searches.
+type Search struct {
+	// MaxScan bounds the entries a search the backend cannot narrow may
+	// read before it is refused with adminLimitExceeded.
+	MaxScan int `yaml:"max_scan"`
+}
+
+// RouteSearch says who, besides a route's admins and searchers, may
+// search it.
+type RouteSearch struct {
+	BoundUsers bool `yaml:"bound_users"`
+	Anonymous  bool `yaml:"anonymous"`
 }
 
 // TLS modes of a listener.
@@ -86,6 +101,9 @@ type Limits struct {
 	// MaxMessageBytesAnonymous is max_message_bytes before a session is
 	// bound (slapd's sockbuf_max_incoming); at most MaxMessageBytes.
 	MaxMessageBytesAnonymous int `yaml:"max_message_bytes_anonymous"`
+	// MaxSearchEntries is the most entries one search returns, whatever
+	// the client's size limit (0 = unlimited).
+	MaxSearchEntries int `yaml:"max_search_entries"`
 }
 
 // Backend types: the YAML keys of their blocks in Backend.
@@ -171,6 +189,9 @@ type Route struct {
 	ForceChange           bool     `yaml:"force_change"`
 	BypassPolicy          bool     `yaml:"bypass_policy"`
 	Gateway               *Gateway `yaml:"gateway,omitempty"`
+	// Searchers may search the route (as its admins may).
+	Searchers []string    `yaml:"searchers,omitempty"`
+	Search    RouteSearch `yaml:"search"`
 }
 
 // Gateway is a PingOne LDAP gateway reference for administrative resets.
@@ -244,7 +265,9 @@ func Defaults() Config {
 			DrainTimeout:        Duration(30 * time.Second),
 
 			MaxMessageBytesAnonymous: 256 << 10,
+			MaxSearchEntries:         1000,
 		},
+		Search:    Search{MaxScan: 1000},
 		Log:       Log{Level: LevelInfo, Format: FormatJSON},
 		Admin:     Admin{Address: "127.0.0.1:9389"},
 		BindCache: BindCache{TTL: Duration(10 * time.Second), Size: 10000},

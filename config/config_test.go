@@ -205,7 +205,7 @@ reload:
 		t.Errorf("listener 1: %+v", l)
 	}
 	wantLimits := Limits{65536, 100, 10, 4, Duration(90 * time.Minute), Duration(5 * time.Second),
-		Duration(6 * time.Second), Duration(7 * time.Second), Duration(8 * time.Second), 2.5, 5, 16384}
+		Duration(6 * time.Second), Duration(7 * time.Second), Duration(8 * time.Second), 2.5, 5, 16384, 1000}
 	if cfg.Limits != wantLimits {
 		t.Errorf("limits %+v", cfg.Limits)
 	}

@@ -87,6 +87,9 @@ func (v *validator) run() {
 	v.adminCredentials()
 	v.log()
 	v.bindCache()
+	if n := v.cfg.Search.MaxScan; n < 1 || n > 1<<20 {
+		v.add("search.max_scan", "%d must be between 1 and %d", n, 1<<20)
+	}
 }
 
 func (v *validator) bindCache() {
@@ -257,6 +260,7 @@ func (v *validator) limits() {
 	atLeast("max_connections_per_ip", l.MaxConnectionsPerIP, 0)
 	atLeast("max_ops_per_connection", l.MaxOpsPerConnection, 1)
 	atLeast("failed_binds_per_dn", l.FailedBindsPerDN, 0)
+	atLeast("max_search_entries", l.MaxSearchEntries, 0)
 	if l.RatePerIP < 0 {
 		v.add("limits.rate_per_ip", "%g must not be negative (0 means unlimited)", l.RatePerIP)
 	}
@@ -435,6 +439,16 @@ func (v *validator) routes() {
 				v.add(ap, "must not be empty")
 			case len(dn.RDNs) == 1 && len(r.Admins) > 1 && v.d.flowPlain[ap]:
 				split = true
+			}
+		}
+		for j, a := range r.Searchers {
+			sp := fmt.Sprintf("%s.searchers[%d]", p, j)
+			if dn, err := bridge.ParseDN(a); err != nil {
+				v.add(sp, "%s is not a valid DN: %v", v.d.show(sp, a), err)
+			} else if len(dn.RDNs) == 0 {
+				v.add(sp, "must not be empty")
+			} else if len(dn.RDNs) == 1 && len(r.Searchers) > 1 && v.d.flowPlain[sp] {
+				v.add(p+".searchers", `looks like DNs cut at their commas: quote each DN, as in ["cn=app,ou=services,dc=example,dc=com"]`)
 			}
 		}
 		if split {

@@ -27,6 +27,8 @@ func Build(cfg *config.Config, backends map[string]bridge.Backend) (*bridge.Stat
 		}
 		opts = append(opts, bridge.WithBindCache(c))
 	}
+	opts = append(opts, bridge.WithSearchLimits(bridge.SearchLimits{
+		MaxEntries: cfg.Limits.MaxSearchEntries, MaxScan: cfg.Search.MaxScan}))
 	return bridge.NewState(Routes(cfg), backends, LocalAccounts(cfg), opts...)
 }
 
@@ -49,6 +51,8 @@ func Routes(cfg *config.Config) []bridge.Route {
 			BackendAuthorizes:     traits.Authorizes,
 			AllowOldPasswordProof: r.AllowOldPasswordProof,
 			ServiceCredential:     traits.ServiceCredential,
+			Searchers:             append([]string(nil), r.Searchers...),
+			Search:                bridge.SearchAccess{BoundUsers: r.Search.BoundUsers, Anonymous: r.Search.Anonymous},
 			Options: bridge.RouteOptions{
 				Base:         r.Base,
 				ForceChange:  r.ForceChange,

@@ -414,19 +414,16 @@ func (c *conn) startTLS(m *message, seq uint64, req extendedRequest) (ending, bo
 	return ending{}, false
 }
 
-// search answers the root DSE and cn=Subschema; the bridge is not a
-// directory for lookups.
+// search answers the root DSE and cn=Subschema here, and the routes'
+// entries through the core (search.go).
 func (c *conn) search(m *message, seq uint64, req searchRequest) {
 	dn, ok := searchTarget(req)
-	gate := bridge.OpReadRoot
 	if !ok {
-		gate = bridge.OpOther
+		// The routes' entries: search.go.
+		c.searchRoutes(m, seq, req)
+		return
 	}
-	c.startOp(m, seq, "search", appSearchDone, gate, func(context.Context, controls) ([]byte, bridge.ResultCode) {
-		if !ok {
-			return appendMessage(nil, m.id, appSearchDone, result{code: bridge.UnwillingToPerform,
-				diag: "this server answers base searches of the root DSE and cn=Subschema only"}, nil, nil), bridge.UnwillingToPerform
-		}
+	c.startOp(m, seq, "search", appSearchDone, bridge.OpReadRoot, func(context.Context, controls) ([]byte, bridge.ResultCode) {
 		var attrs []attribute
 		if dn == subschemaDN {
 			attrs = subschema()

@@ -24,6 +24,10 @@ type controls struct {
 	// unsupported is the OID of the first critical control the bridge
 	// does not implement, "" if none.
 	unsupported string
+	// paged is the Simple Paged Results control's value (search.go),
+	// pagedSeen whether the request carried one.
+	paged     []byte
+	pagedSeen bool
 }
 
 func interpretControls(cs []reqControl) controls {
@@ -34,6 +38,8 @@ func interpretControls(cs []reqControl) controls {
 			out.core.PasswordPolicy = true
 		case pwcontrol.OIDValidationDetailsRequest:
 			out.core.ValidationDetails = true
+		case oidPagedResults:
+			out.paged, out.pagedSeen = c.value, true
 		default:
 			if c.critical && out.unsupported == "" {
 				out.unsupported = c.oid
@@ -106,6 +112,8 @@ func decodeBind(op berlex.Element) (bindRequest, error) {
 type searchRequest struct {
 	base      string
 	scope     int64
+	sizeLimit int64
+	timeLimit int64
 	typesOnly bool
 	filter    berlex.Element // aliases the frame
 	attrs     []string
@@ -126,10 +134,14 @@ func decodeSearch(op berlex.Element) (searchRequest, error) {
 	if r.scope, err = parseInt(c[1].Content); err != nil {
 		return r, err
 	}
-	for _, i := range [...]int{2, 3, 4} {
-		if _, err := parseInt(c[i].Content); err != nil {
-			return r, err
-		}
+	if _, err := parseInt(c[2].Content); err != nil {
+		return r, err
+	}
+	if r.sizeLimit, err = parseInt(c[3].Content); err != nil {
+		return r, err
+	}
+	if r.timeLimit, err = parseInt(c[4].Content); err != nil {
+		return r, err
 	}
 	if r.typesOnly, err = berlex.Bool(c[5].Content); err != nil {
 		return r, fmt.Errorf("typesOnly is not a one-octet BOOLEAN: %w", errMalformed)

@@ -31,6 +31,9 @@ type Core interface {
 	RefuseBind(dn string, out bridge.Outcome) bridge.Decision
 	ChangePassword(ctx context.Context, p *bridge.Principal, req bridge.PasswordModify) bridge.Decision
 	Modify(ctx context.Context, p *bridge.Principal, req bridge.ModifyRequest) bridge.Decision
+	// Search answers a search of the routes' entries, streaming each to
+	// emit (search.go).
+	Search(ctx context.Context, p *bridge.Principal, req bridge.SearchRequest, emit func(bridge.Entry) bool) (bridge.Decision, bridge.SearchDone)
 	// NamingContexts are the root DSE's namingContexts under the
 	// configuration in force.
 	NamingContexts() []string

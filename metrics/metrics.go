@@ -42,6 +42,7 @@ var LimitNames = []string{
 	"max_connections", "max_conns_per_ip", "max_ops_per_conn", "max_message_bytes",
 	"max_message_bytes_anonymous", "message_structure",
 	"idle_timeout", "message_timeout", "rate_per_ip", "failed_binds_per_dn",
+	"max_search_entries", "search_time_limit", "search_max_scan",
 }
 
 // Result label values of the counters of things that succeed or fail as a

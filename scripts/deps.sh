@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Installs what the tests drive: the real LDAP clients, promtool (the
+# Installs what the tests drive: the real LDAP clients, Apache httpd, promtool (the
 # deploy/monitoring rules) and helm (the deploy/helm chart). Idempotent;
 # quiet when present.
 set -euo pipefail
 need=()
 command -v ldappasswd >/dev/null 2>&1 || need+=(ldap-utils)
 /usr/bin/python3 -c 'import ldap3' >/dev/null 2>&1 || need+=(python3-ldap3)
+# Apache httpd with mod_authnz_ldap, for the search-then-bind end-to-end
+# test (cmd/ldapbridge/e2e_apache_test.go runs it as a child process; the
+# service the package may start is not used).
+[ -x /usr/sbin/apache2 ] && [ -e /usr/lib/apache2/modules/mod_authnz_ldap.so ] || need+=(apache2)
 # Debian's prometheus package ships /usr/bin/promtool. Its service is not
 # started here (no init in CI containers; policy-rc.d or no systemd).
 # Without its recommends (node exporter and the like).

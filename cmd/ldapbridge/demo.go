@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/template"
@@ -52,6 +53,9 @@ backends:
     timeout: 10s
     pingdirectory:
       url: "{{.PD}}"
+      service_account:
+        dn: "{{.ServiceDN}}"
+        password_file: "{{.ServicePWFile}}"
   - name: pingone
     type: pingone
     timeout: 10s
@@ -64,9 +68,14 @@ backends:
 routes:
   - base: "` + demoBase + `"
     backend: pingdirectory
+    searchers: ["` + demoAppDN + `"]
   - base: "` + demoPeopleBase + `"
     backend: pingone
     admins: ["` + demoAdminDN + `"]
+    searchers: ["` + demoAppDN + `"]
+accounts:
+  - dn: "` + demoAppDN + `"
+    password_hash: "{{.AppHash}}"
 log:
   level: {{.Level}}
   format: text
@@ -84,6 +93,9 @@ SIGTERM). Users (DN / password):
   ` + demoAdminDN + ` / ` + demoAdminPW + `   (PingDirectory, may reset any password)
   ` + demoBobDN + ` / ` + demoBobPW + `   (PingDirectory)
   ` + demoAliceDN + ` / ` + demoAlicePW + `   (PingOne)
+  ` + demoAppDN + ` / ` + demoAppPW + `   (local service account: may search both routes)
+Each route has at least five users with mail, cn, givenName and sn; the
+others' password is ` + demoOtherPW + `.
 `,
 }
 
@@ -141,13 +153,30 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 			MinLength: 8, MinDigits: 1, History: 3,
 			LockoutFailures: 5, LockoutDuration: 15 * time.Minute,
 		},
-		Admins: []string{demoAdminDN},
+		Admins: []string{demoAdminDN, demoServiceDN},
 	})
 	for _, u := range [][2]string{{demoBobDN, demoBobPW}, {demoAdminDN, demoAdminPW}} {
 		if err := pd.AddUser(u[0], u[1]); err != nil {
 			fmt.Fprintf(stderr, "ldapbridge demo: %v\n", err)
 			return 1
 		}
+	}
+	servicePW := demoServicePassword()
+	if err := demoDirectoryUsers(pd, servicePW); err != nil {
+		fmt.Fprintf(stderr, "ldapbridge demo: %v\n", err)
+		return 1
+	}
+	// The service account's password goes to the bridge as an operator's
+	// would: in a file only the bridge reads.
+	servicePWFile := filepath.Join(dir, "pd-service-password")
+	if err := os.WriteFile(servicePWFile, []byte(servicePW), 0o600); err != nil {
+		fmt.Fprintf(stderr, "ldapbridge demo: %v\n", err)
+		return 1
+	}
+	appHash, err := hashPassword([]byte(demoAppPW), false)
+	if err != nil {
+		fmt.Fprintf(stderr, "ldapbridge demo: %v\n", err)
+		return 1
 	}
 	pdURL, err := pd.Start("127.0.0.1:0")
 	if err != nil {
@@ -157,7 +186,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	defer pd.Close()
 
 	p1 := pingonesim.New(pingonesim.Config{EnvironmentID: demoEnvID, ClientID: demoClientID, ClientSecret: demoClientSecret})
-	if _, err := p1.AddUser("alice", "alice@example.com", demoAlicePW); err != nil {
+	if err := demoPingOneUsers(p1); err != nil {
 		fmt.Fprintf(stderr, "ldapbridge demo: %v\n", err)
 		return 1
 	}
@@ -173,6 +202,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		"LDAP": *ldapAddr, "LDAPS": *ldapsAddr, "Admin": *adminAddr, "Cert": cert, "Key": key,
 		"PD": pdURL, "P1": p1URL, "EnvID": demoEnvID, "ClientID": demoClientID,
 		"ClientSecret": demoClientSecret, "Level": *level,
+		"ServiceDN": demoServiceDN, "ServicePWFile": servicePWFile, "AppHash": appHash,
 	}); err != nil {
 		fmt.Fprintf(stderr, "ldapbridge demo: %v\n", err)
 		return 1
@@ -204,6 +234,7 @@ Try, in another terminal:
 			*ldapAddr, demoBobDN, demoBobPW,
 			*ldapAddr, demoBobDN, demoBobPW, demoBobPW,
 			*ldapsAddr, demoAliceDN, demoAlicePW)
+		fmt.Fprint(w, demoSearchBanner(*ldapAddr))
 	}
 	return serveConfig(cfg, "", stdout, stderr, banner)
 }

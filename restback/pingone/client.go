@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
+	"github.com/ldapbridge/ldapbridge/restback/pingone/scimfilter"
 	"github.com/ldapbridge/ldapbridge/restback/transport"
 )
 
@@ -64,6 +65,9 @@ type Config struct {
 	// WrapTransport, when set, wraps the transport actually used (the
 	// one above or the default), e.g. to count requests for metrics.
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// Attributes is the LDAP↔PingOne attribute map of searches
+	// (search.go); nil: scimfilter.DefaultMappings.
+	Attributes []scimfilter.Mapping
 	// CacheObserver, when set, hears of every lookup in the user ("user")
 	// and password policy ("policy") caches, for metrics.
 	CacheObserver func(cache string, hit bool)
@@ -106,6 +110,7 @@ type Client struct {
 	policies *policyCache
 
 	onCache func(cache string, hit bool)
+	srch    searchState // search.go
 	// life ends when the client is closed; the shared token, user and
 	// policy requests stop with it.
 	life context.Context
@@ -157,6 +162,10 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		problems = append(problems, err)
 	}
+	srch, err := newSearchState(cfg.Attributes, filter)
+	if err != nil {
+		problems = append(problems, err)
+	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("pingone: configure %q: %w", cfg.Name, errors.Join(problems...))
 	}
@@ -173,6 +182,7 @@ func New(cfg Config) (*Client, error) {
 		now:     time.Now,
 		filter:  filter,
 		onCache: cfg.CacheObserver,
+		srch:    srch,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

@@ -38,6 +38,9 @@ type Settings struct {
 	UserFilter string           `yaml:"user_filter"`
 	UserCache  Cache            `yaml:"user_cache"`
 	PolicyTTL  confkit.Duration `yaml:"policy_ttl"`
+	// Attributes overrides the LDAP↔PingOne attribute map of searches
+	// (LDAP name → PingOne attribute path; search.go Mappings).
+	Attributes map[string]string `yaml:"attributes,omitempty"`
 }
 
 // Cache sizes a cache; Size 0 turns it off.
@@ -157,6 +160,9 @@ func (s *Settings) Validate(c confkit.Checker, p string) {
 			}
 		}
 	}
+	if _, err := Mappings(s.Attributes); err != nil {
+		c.Add(p+".attributes", "%v", err)
+	}
 	if s.UserCache.Size < 0 {
 		c.Add(p+".user_cache.size", "%d must not be negative (0 turns the cache off)", s.UserCache.Size)
 	}
@@ -191,8 +197,13 @@ func (s *Settings) Build(env confkit.Env) (confkit.Instance, error) {
 	if cacheSize == 0 {
 		cacheSize = -1
 	}
+	maps, err := Mappings(s.Attributes)
+	if err != nil {
+		return nil, err
+	}
 	c, err := New(Config{
-		Name: env.Name, EnvironmentID: s.EnvironmentID, Region: s.Region,
+		Attributes: maps,
+		Name:       env.Name, EnvironmentID: s.EnvironmentID, Region: s.Region,
 		AuthURL: s.AuthURL, APIURL: s.APIURL, ClientID: s.ClientID,
 		ClientSecret: s.ClientSecret, AuthMethod: s.TokenAuthMethod,
 		UserFilter: s.UserFilter, UserCacheSize: cacheSize,

@@ -398,6 +398,9 @@ func (s *Server) entryJSON(r *http.Request, u *user) map[string]any {
 	for _, a := range u.ndn.RDNs[0].Attributes {
 		userAttrs[a.Type] = []string{a.Value}
 	}
+	for k, v := range u.attrs {
+		userAttrs[k] = v
+	}
 	opAttrs := s.operationalAttrs(u)
 	out := map[string]any{
 		"_dn":    u.dn,

@@ -250,6 +250,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, s.handleChangePassword(w, r, segs[0]))
+	case len(segs) == 3 && segs[1] == "subtree" && segs[2] == "search":
+		if r.Method != http.MethodPost {
+			writeJSON(w, methodNotAllowed(http.MethodPost))
+			return
+		}
+		writeJSON(w, s.handleSearch(w, r, segs[0]))
 	case len(segs) == 1 && segs[0] != "":
 		if r.Method != http.MethodGet {
 			writeJSON(w, methodNotAllowed(http.MethodGet))

@@ -23,6 +23,8 @@ import (
 type user struct {
 	dn  string // as added
 	ndn *ldap.DN
+	// attrs are the entry's other attributes (search.go SetAttributes).
+	attrs map[string][]string
 
 	hash      []byte   // current password
 	history   [][]byte // previous passwords, newest first (at most Policy.History-1)

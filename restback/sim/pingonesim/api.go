@@ -21,7 +21,6 @@ const (
 
 	halJSON      = "application/hal+json;charset=UTF-8"
 	maxBodyBytes = 64 << 10
-	maxResults   = 100
 )
 
 // api serves /v1/environments/{envID}/ + rest.
@@ -65,38 +64,9 @@ func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
 	return false
 }
 
-func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request) {
-	var f *Filter
-	if q := r.URL.Query(); q.Has("filter") {
-		var err error
-		if f, err = ParseFilter(q.Get("filter")); err != nil {
-			writeError(w, http.StatusBadRequest, apiError{
-				Code:    "INVALID_REQUEST",
-				Message: "The request could not be completed. The filter is not valid.",
-				Details: []errorDetail{{Code: "INVALID_FILTER", Target: "filter", Message: err.Error()}},
-			})
-			return
-		}
-	}
-	s.mu.Lock()
-	found := []any{}
-	for _, id := range s.order {
-		u := s.users[id]
-		if f == nil || f.Match(map[string]string{"username": u.username, "email": u.email, "id": u.id}) {
-			found = append(found, s.userJSON(u))
-			if len(found) == maxResults {
-				break
-			}
-		}
-	}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, halJSON, map[string]any{
-		"_links":    map[string]any{"self": map[string]string{"href": s.href("/users")}},
-		"_embedded": map[string]any{"users": found},
-		"count":     len(found),
-		"size":      len(found),
-	})
-}
+// searchUsers is the users list: SCIM filter, limit and cursor paging
+// (search.go).
+func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request) { s.listUsers(w, r) }
 
 func (s *Server) readUser(w http.ResponseWriter, id string) {
 	s.mu.Lock()

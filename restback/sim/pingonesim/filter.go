@@ -13,9 +13,9 @@ import (
 // "or" and parentheses. It is exported so that the bridge's client can
 // check that its escaping round-trips through the simulator's parser.
 type Filter struct {
-	// Op is "eq", "and" or "or".
+	// Op is "eq", "sw", "ew", "and" or "or".
 	Op string
-	// Attr and Value are set for "eq".
+	// Attr and Value are set for "eq", "sw" and "ew".
 	Attr  string
 	Value string
 	// Sub holds the operands of "and" and "or".
@@ -56,6 +56,18 @@ func (f *Filter) Match(attrs map[string]string) bool {
 	case "eq":
 		v, ok := attrs[f.Attr]
 		return ok && strings.EqualFold(v, f.Value)
+	case "sw", "ew":
+		// Case-insensitive, as eq (the Read All Users page lists sw and
+		// ew on these attributes).
+		v, ok := attrs[f.Attr]
+		if !ok {
+			return false
+		}
+		lv, lf := strings.ToLower(v), strings.ToLower(f.Value)
+		if f.Op == "sw" {
+			return strings.HasPrefix(lv, lf)
+		}
+		return strings.HasSuffix(lv, lf)
 	case "and":
 		for _, s := range f.Sub {
 			if !s.Match(attrs) {
@@ -166,15 +178,22 @@ func (p *filterParser) term(depth int) (*Filter, error) {
 	if attr == "" {
 		return nil, fmt.Errorf("%w: expected an attribute name at offset %d", ErrFilter, p.i)
 	}
-	if !p.keyword("eq") {
-		return nil, fmt.Errorf("%w: only the eq operator is supported (at offset %d)", ErrFilter, p.i)
+	op := ""
+	for _, o := range []string{"eq", "sw", "ew"} {
+		if p.keyword(o) {
+			op = o
+			break
+		}
+	}
+	if op == "" {
+		return nil, fmt.Errorf("%w: only the eq, sw and ew operators are supported (at offset %d)", ErrFilter, p.i)
 	}
 	p.space()
 	v, err := p.str()
 	if err != nil {
 		return nil, err
 	}
-	return &Filter{Op: "eq", Attr: strings.ToLower(attr), Value: v}, nil
+	return &Filter{Op: op, Attr: strings.ToLower(attr), Value: v}, nil
 }
 
 func (p *filterParser) attr() string {

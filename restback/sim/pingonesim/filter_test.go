@@ -20,6 +20,9 @@ func TestParseFilter(t *testing.T) {
 		{`username eq "a)b*c"`, &Filter{Op: "eq", Attr: "username", Value: `a)b*c`}},
 		{`username eq "\u00e9\ud83d\ude00"`, &Filter{Op: "eq", Attr: "username", Value: "é😀"}},
 		{`username eq ""`, &Filter{Op: "eq", Attr: "username", Value: ""}},
+		{`username sw "al"`, &Filter{Op: "sw", Attr: "username", Value: "al"}},
+		{`email EW "@example.com"`, &Filter{Op: "ew", Attr: "email", Value: "@example.com"}},
+		{`username sw "x\" or username eq \"bob"`, &Filter{Op: "sw", Attr: "username", Value: `x" or username eq "bob`}},
 		{`username eq "a" or email eq "b"`, &Filter{Op: "or", Sub: []*Filter{
 			{Op: "eq", Attr: "username", Value: "a"}, {Op: "eq", Attr: "email", Value: "b"}}}},
 		{`(username eq "a" and email eq "b") or id eq "c"`, &Filter{Op: "or", Sub: []*Filter{
@@ -41,7 +44,7 @@ func TestParseFilter(t *testing.T) {
 func TestParseFilterErrors(t *testing.T) {
 	for _, in := range []string{
 		``, `username`, `username eq`, `username eq alice`, `username eq "alice`,
-		`username eq "a" extra`, `username sw "a"`, `username eq "a\x"`, `username eq "\ud800"`,
+		`username eq "a" extra`, `username co "a"`, `username sw a`, `username eq "a\x"`, `username eq "\ud800"`,
 		`username eq "\udc00"`, `(username eq "a"`, `username eq "a")`, "username eq \"a\nb\"",
 		`username eq "a" or`, `eq "a"`, strings.Repeat("(", 40) + `a eq "b"` + strings.Repeat(")", 40),
 		`username eq "\u12"`, "username eq \"\xff\"",

@@ -11,6 +11,9 @@ import (
 type user struct {
 	id, username, email string
 	created             time.Time
+	// profile holds the other user attributes by their path (name.given,
+	// title, ...): search.go SetProfile.
+	profile map[string]string
 
 	// Exactly one of digest (cleartext set) and encoded (pre-encoded set)
 	// is meaningful when hasPassword is true.
@@ -249,6 +252,7 @@ func (s *Server) userJSON(u *user) map[string]any {
 	if u.email != "" {
 		m["email"] = u.email
 	}
+	addProfile(m, u.profile)
 	return m
 }
 
