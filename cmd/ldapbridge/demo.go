@@ -213,31 +213,45 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	banner := func(w io.Writer) {
+		// The examples are the README's, with this run's addresses and
+		// certificate (TestDemoBannerMatchesReadme holds the two together).
 		fmt.Fprintf(w, `ldapbridge demo %s
   LDAP   ldap://%s   (StartTLS with a certificate generated at start)
   LDAPS  ldaps://%s
   admin  http://%s   (/metrics /healthz /readyz)
+  certificate %s   (trust it with LDAPTLS_CACERT; removed at exit)
   PingDirectory simulator %s: route %s
     %s / %s   (may reset any password)
     %s / %s
+    password policy: %s
   PingOne simulator %s: route %s
     %s / %s
-  password policy (PingDirectory): at least 8 characters, one digit, history 3, lockout after 5 failed binds
+    password policy: %s
 
 Try, in another terminal:
   ldapwhoami -x -H ldap://%s -D %s -w '%s'
   ldappasswd -x -H ldap://%s -D %s -w '%s' -a '%s' -s 'N3w-Passw0rd!'
-  LDAPTLS_REQCERT=never ldapwhoami -x -H ldaps://%s -D %s -w '%s'
-`, buildVersion(), *ldapAddr, *ldapsAddr, *adminAddr,
-			pdURL, demoBase, demoAdminDN, demoAdminPW, demoBobDN, demoBobPW,
-			p1URL, demoPeopleBase, demoAliceDN, demoAlicePW,
+  ldappasswd -x -H ldap://%s -D %s -w 'N3w-Passw0rd!' -s ab1c -e ppolicy
+  LDAPTLS_CACERT=%s ldapwhoami -x -ZZ -H ldap://%s -D %s -w '%s'
+  LDAPTLS_CACERT=%s ldapwhoami -x -H ldaps://%s -D %s -w '%s'
+`, buildVersion(), *ldapAddr, *ldapsAddr, *adminAddr, cert,
+			pdURL, demoBase, demoAdminDN, demoAdminPW, demoBobDN, demoBobPW, demoPolicyPingDirectory,
+			p1URL, demoPeopleBase, demoAliceDN, demoAlicePW, demoPolicyPingOne,
 			*ldapAddr, demoBobDN, demoBobPW,
 			*ldapAddr, demoBobDN, demoBobPW, demoBobPW,
-			*ldapsAddr, demoAliceDN, demoAlicePW)
+			*ldapAddr, demoBobDN,
+			cert, *ldapAddr, demoAliceDN, demoAlicePW,
+			cert, *ldapsAddr, demoAliceDN, demoAlicePW)
 		fmt.Fprint(w, demoSearchBanner(*ldapAddr))
 	}
 	return serveConfig(cfg, "", stdout, stderr, banner)
 }
+
+// The demo routes' password policies, as the README states them.
+const (
+	demoPolicyPingDirectory = "at least 8 characters with a digit, history of the last 3 passwords, lockout after 5 failed binds"
+	demoPolicyPingOne       = "PingOne's Standard policy (8-255 characters, one each of upper case, lower case, digit and special character, history 6, lockout after 5 failures)"
+)
 
 // checkHostPort reports why addr is not a listen address: host:port with
 // a numeric port, and a host of the characters host names and IP
