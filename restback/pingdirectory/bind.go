@@ -1,6 +1,7 @@
 package pingdirectory
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -114,47 +115,100 @@ type pwpStateJSON struct {
 // decodeState reads the entry of GET /me. The state attributes are
 // optional (access controls may hide them): without them the bind is
 // plain success.
+//
+// Only the three attributes the bind uses are decoded (meEntry): the
+// decoder skips every other attribute without building it, and each of
+// the three reads its value in place (no copy of the raw JSON). A value
+// of an unexpected shape is treated as absent, as before. (Attribute
+// names match as encoding/json matches struct fields: exactly, else
+// case-insensitively; LDAP attribute names are case-insensitive anyway.)
 func decodeState(body []byte) (bindState, error) {
 	var st bindState
-	var entry map[string]json.RawMessage
+	// Only an object is an entry ("null", an array: not one).
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		if err := json.Unmarshal(body, new(struct{})); err != nil {
+			return st, fmt.Errorf("decode entry: %w", err)
+		}
+		return st, errors.New("decode entry: not a JSON object")
+	}
+	var entry meEntry
 	if err := json.Unmarshal(body, &entry); err != nil {
 		return st, fmt.Errorf("decode entry: %w", err)
 	}
-	if entry == nil {
-		return st, errors.New("decode entry: not a JSON object")
-	}
-	if raw, ok := entry["ds-pwp-state-json"]; ok {
-		if js, ok := stateObject(raw); ok {
-			var p pwpStateJSON
-			// A field of an unexpected type is skipped, the rest kept.
-			var typeErr *json.UnmarshalTypeError
-			if err := json.Unmarshal(js, &p); err == nil || errors.As(err, &typeErr) {
-				st.mustChange = p.MustChange != nil && *p.MustChange
-				st.expired = p.Expired != nil && *p.Expired
-				st.secondsLeft, st.warnInterval, st.graceLeft = p.SecondsLeft, p.WarnInterval, p.GraceRemaining
-				for _, w := range p.UsabilityNotice {
-					if w.TypeName == "password-expiring" {
-						st.expiring = true
-					}
-				}
+	if entry.State.ok {
+		p := &entry.State.p
+		st.mustChange = p.MustChange != nil && *p.MustChange
+		st.expired = p.Expired != nil && *p.Expired
+		st.secondsLeft, st.warnInterval, st.graceLeft = p.SecondsLeft, p.WarnInterval, p.GraceRemaining
+		for _, w := range p.UsabilityNotice {
+			if w.TypeName == "password-expiring" {
+				st.expiring = true
 			}
 		}
 	}
-	if raw, ok := entry["_dn"]; ok {
-		// Not a string: left out, the core then names the user by the
-		// DN as bound.
-		_ = json.Unmarshal(raw, &st.dn)
-	}
-	if raw, ok := entry["pwdReset"]; ok && truthy(raw) {
+	// _dn not a string: left out, the core then names the user by the
+	// DN as bound.
+	st.dn = string(entry.DN)
+	if entry.PwdReset {
 		st.mustChange = true
 	}
 	return st, nil
 }
 
+// meEntry is the part of the /me entry a bind reads.
+type meEntry struct {
+	DN       dnField     `json:"_dn"`
+	State    stateField  `json:"ds-pwp-state-json"`
+	PwdReset truthyField `json:"pwdReset"`
+}
+
+// dnField is _dn when it is a JSON string, else "".
+type dnField string
+
+func (f *dnField) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		*f = dnField(s)
+	} else {
+		*f = ""
+	}
+	return nil
+}
+
+// stateField is ds-pwp-state-json, ok when it holds an object.
+type stateField struct {
+	p  pwpStateJSON
+	ok bool
+}
+
+func (f *stateField) UnmarshalJSON(b []byte) error {
+	*f = stateField{}
+	js, ok := stateObject(b)
+	if !ok {
+		return nil
+	}
+	// A field of an unexpected type is skipped, the rest kept.
+	var typeErr *json.UnmarshalTypeError
+	if err := json.Unmarshal(js, &f.p); err == nil || errors.As(err, &typeErr) {
+		f.ok = true
+	} else {
+		f.p = pwpStateJSON{}
+	}
+	return nil
+}
+
+// truthyField is an LDAP boolean (truthy).
+type truthyField bool
+
+func (f *truthyField) UnmarshalJSON(b []byte) error {
+	*f = truthyField(truthy(b))
+	return nil
+}
+
 // stateObject finds the JSON object in an attribute value, which the API
 // may give as the object, a one-element array, or a string holding it.
 func stateObject(raw json.RawMessage) (json.RawMessage, bool) {
-	raw = json.RawMessage(strings.TrimSpace(string(raw)))
+	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return nil, false
 	}
