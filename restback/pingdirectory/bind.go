@@ -3,11 +3,13 @@ package pingdirectory
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/restback/transport"
@@ -28,21 +30,52 @@ func (c *Client) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcom
 		return bridge.Fail(bridge.UnwillingToPerform, "this DN contains ':', which HTTP Basic authentication to PingDirectory cannot carry")
 	}
 	ex := c.send(ctx, transport.Read, callBind, func(ctx context.Context) (*http.Request, error) {
-		u := c.endpoint("", "me")
-		u.RawQuery = "includeAttributes=" + stateAttributes
-		r, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		r, err := http.NewRequestWithContext(ctx, http.MethodGet, c.meURL, nil)
 		if err != nil {
 			return nil, fmt.Errorf("build bind request: %w", err)
 		}
-		r.URL = u
-		r.SetBasicAuth(req.DN, req.Password.Reveal())
-		r.Header.Set("Accept", acceptJSON)
-		r.Header.Set("User-Agent", userAgent)
+		r.Header["Authorization"] = []string{basicAuth(req.DN, req.Password.Bytes())}
+		r.Header["Accept"] = acceptHeader
+		r.Header["User-Agent"] = userAgentHeader
 		return r, nil
 	})
 	out := c.bindOutcome(ex, req.Controls.PasswordPolicy)
 	out.RequestID = transport.RequestID(ex.Header)
+	ex.Release()
 	return out
+}
+
+// Fixed header values, shared by every request (net/http only reads them).
+var (
+	acceptHeader    = []string{acceptJSON}
+	userAgentHeader = []string{userAgent}
+)
+
+// credPool holds the buffers Basic credentials are built in; each is
+// wiped before it goes back.
+var credPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// basicAuth is the Authorization value "Basic base64(dn:password)" built
+// in a pooled buffer that is wiped afterwards, so that the only copies of
+// the password are the Secret and the header value net/http sends.
+func basicAuth(dn string, password []byte) string {
+	const prefix = "Basic "
+	rawLen := len(dn) + 1 + len(password)
+	n := base64.StdEncoding.EncodedLen(rawLen)
+	bp := credPool.Get().(*[]byte)
+	if cap(*bp) < rawLen+len(prefix)+n {
+		// Grown before anything is written: no unwiped copy is left.
+		*bp = make([]byte, 0, rawLen+len(prefix)+n)
+	}
+	buf := (*bp)[:rawLen+len(prefix)+n]
+	raw := append(append(append(buf[:0], dn...), ':'), password...)
+	out := buf[rawLen:]
+	copy(out, prefix)
+	base64.StdEncoding.Encode(out[len(prefix):], raw)
+	v := string(out)
+	clear(buf)
+	credPool.Put(bp)
+	return v
 }
 
 func (c *Client) bindOutcome(ex *exchange, wantPolicy bool) bridge.Outcome {

@@ -3,6 +3,7 @@ package pingone
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
@@ -61,6 +62,12 @@ type response struct {
 	body      []byte
 	requestID string
 }
+
+// Fixed header values, shared by every request (net/http only reads them).
+var (
+	acceptHeader    = []string{"application/json"}
+	userAgentHeader = []string{"ldapbridge"}
+)
 
 // token returns the worker token, trying again while the token endpoint
 // cannot be reached.
@@ -125,9 +132,9 @@ func (c *Client) call(ctx context.Context, kind callKind, name, method, path str
 			if err != nil {
 				return nil, err
 			}
-			req.Header.Set("Authorization", "Bearer "+tok)
-			req.Header.Set("Accept", "application/json")
-			req.Header.Set("User-Agent", "ldapbridge")
+			req.Header["Authorization"] = []string{"Bearer " + tok}
+			req.Header["Accept"] = acceptHeader
+			req.Header["User-Agent"] = userAgentHeader
 			if mediaType != "" {
 				req.Header.Set("Content-Type", mediaType)
 			}
@@ -144,6 +151,11 @@ func (c *Client) call(ctx context.Context, kind callKind, name, method, path str
 			return true
 		},
 		Observe: func(res *transport.Response, elapsed time.Duration) {
+			if !c.log.Enabled(ctx, slog.LevelDebug) {
+				// The arguments would be built (and allocated) for
+				// a record nobody reads.
+				return
+			}
 			c.log.Debug("pingone: request", "method", method, "path", path, "status", res.Status,
 				"duration_ms", float64(elapsed.Microseconds())/1000, "request_id", transport.RequestID(res.Header), "sent", res.Sent)
 		},
