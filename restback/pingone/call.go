@@ -61,6 +61,7 @@ type response struct {
 	header    http.Header
 	body      []byte
 	requestID string
+	raw       *transport.Response // holds body's pooled buffer
 }
 
 // Fixed header values, shared by every request (net/http only reads them).
@@ -179,7 +180,18 @@ func (c *Client) call(ctx context.Context, kind callKind, name, method, path str
 		}
 		return nil, c.lostAnswer(ctx, kind, res.BodyErr, false)
 	}
-	return &response{status: res.Status, header: res.Header, body: res.Body, requestID: reqID}, nil
+	return &response{status: res.Status, header: res.Header, body: res.Body, requestID: reqID, raw: res}, nil
+}
+
+// release returns the answer's pooled buffer (transport.Response.Release)
+// once nothing reads body any more; nil-safe. A response not released is
+// the collector's.
+func (r *response) release() {
+	if r != nil && r.raw != nil {
+		r.body = nil
+		r.raw.Release()
+		r.raw = nil
+	}
 }
 
 // lostAnswer is a request that got no usable answer. Only a change that

@@ -91,6 +91,7 @@ func (c *Client) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcom
 	body := newBody().secret("password", req.Password.Bytes()).bytes()
 	defer clear(body)
 	resp, u, oe := c.userCallAsDN(ctx, req.DN, pdn, checkCall, http.MethodPost, mediaCheck, body)
+	defer resp.release() // nothing below keeps a slice of its body
 	// From here on the user is named as PingOne holds it (the identity
 	// rule, bridge/identity.go), for the session, the audit record and
 	// the failed-bind throttle alike.
@@ -411,7 +412,11 @@ func (c *Client) done(what, dn string, out bridge.Outcome) bridge.Outcome {
 	default:
 		lvl = slog.LevelInfo
 	}
-	c.log.Log(context.Background(), lvl, "pingone: "+what, "dn", dn, "answer", out)
+	if c.log.Enabled(context.Background(), lvl) {
+		// Checked first: the arguments would be built (and
+		// allocated) for a dropped record on every bind.
+		c.log.Log(context.Background(), lvl, "pingone: "+what, "dn", dn, "answer", out)
+	}
 	return out
 }
 
