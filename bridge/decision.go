@@ -176,19 +176,16 @@ func (st *State) canonical(rt *route, ndn *ldap.DN) (dn string, named bool) {
 	return n.CanonicalDN(ndn, rt.Options)
 }
 
-// subject is the identity of a user the backend named: the route's
+// subjectOf is the identity of a user the backend named: the route's
 // Identity with the backend's canonical DN. ok is false when the name
 // does not parse or another route (or a local account) would serve it:
 // the core would act on someone else than the backend authenticated.
-func (st *State) subject(rt *route, name string) (Identity, *ldap.DN, bool) {
-	return st.subjectOf(rt, name, "", nil, Identity{})
-}
-
-// subjectOf is subject for a bind whose DN, as bound, was text: parsed
-// as ndn and resolved to target. A backend that names the user by the
-// very text bound (the usual case) names the DN the core already parsed
-// and resolved (parsing and resolving are deterministic on one State),
-// so neither is done again.
+//
+// It is asked for a bind whose DN, as bound, was text: parsed as
+// ndn and resolved to target (ndn nil: none). A backend that names the
+// user by the very text bound (the usual case) names the DN the core
+// already parsed and resolved (parsing and resolving are deterministic on
+// one State), so neither is done again.
 func (st *State) subjectOf(rt *route, name, text string, ndn *ldap.DN, target Identity) (Identity, *ldap.DN, bool) {
 	if ndn != nil && name == text && target.Route == rt.Base && target.Backend == rt.Backend {
 		target.DN = name
