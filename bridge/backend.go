@@ -1,6 +1,10 @@
 package bridge
 
-import "context"
+import (
+	"context"
+
+	"github.com/go-ldap/ldap/v3"
+)
 
 // Backend is one REST directory behind the bridge. Implementations live in
 // restback/...; each turns a request into HTTP calls and the answer into an
@@ -37,6 +41,9 @@ type BindRequest struct {
 	Password Secret
 	Controls RequestControls
 	Route    RouteOptions
+	// Parsed is the core's parse of DN (nil: none given), so that a
+	// backend need not parse it again. Read only: it is the core's.
+	Parsed *ldap.DN
 }
 
 // ChangeKind tells a self change from an administrative reset.

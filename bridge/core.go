@@ -177,14 +177,14 @@ func (b *Bridge) bindRoute(ctx context.Context, st *State, d *Decision, dn strin
 	hit, cached, probe := cache.lookup(st, ndn, password, ctl)
 	out := Outcome{Code: Success, Subject: cached}
 	if !hit {
-		out = be.Bind(ctx, BindRequest{DN: dn, Password: password, Controls: ctl, Route: rt.Options})
+		out = be.Bind(ctx, BindRequest{DN: dn, Password: password, Controls: ctl, Route: rt.Options, Parsed: ndn})
 	}
 	// The identity from here on is the backend's name for the user when
 	// it gave one (a failed bind of a user it found too, so that audit
 	// and the throttle count it against the user).
 	sdn := ndn
 	if out.Subject != "" {
-		id, parsed, ok := st.subject(rt, out.Subject)
+		id, parsed, ok := st.subjectOf(rt, out.Subject, dn, ndn, d.Target)
 		if !ok {
 			b.log.Warn("a backend named a user outside the route it serves; refusing the bind",
 				"backend", rt.Backend, "route", rt.Base, "code", int(out.Code))

@@ -146,11 +146,12 @@ func Restriction(p *Principal, op Operation, self, passwordOnly bool) (Outcome, 
 // user it finds, Outcome.Subject, which the core then uses); elsewhere it
 // is the DN in its normal form until the backend names the user.
 func (st *State) resolve(ndn *ldap.DN) (id Identity, rt *route, la *localAccount) {
-	id.DN = ndn.String()
+	// The normal form (DN.String, ten allocations or so) is computed
+	// only where it is the identity's name.
 	for i := range st.locals {
 		if SameDN(st.locals[i].dn, ndn) {
 			id.Backend = BackendLocal
-			id.DN = st.locals[i].dn.String()
+			id.DN = st.locals[i].name
 			return id, nil, &st.locals[i]
 		}
 	}
@@ -158,9 +159,12 @@ func (st *State) resolve(ndn *ldap.DN) (id Identity, rt *route, la *localAccount
 		id.Route, id.Backend = r.Base, r.Backend
 		if c, ok := st.canonical(r, ndn); ok && c != "" {
 			id.DN = c
+		} else {
+			id.DN = ndn.String()
 		}
 		return id, r, nil
 	}
+	id.DN = ndn.String()
 	return id, nil, nil
 }
 
@@ -176,11 +180,21 @@ func (st *State) canonical(rt *route, ndn *ldap.DN) (dn string, named bool) {
 	return n.CanonicalDN(ndn, rt.Options)
 }
 
-// subject is the identity of a user the backend named: the route's
+// subjectOf is the identity of a user the backend named: the route's
 // Identity with the backend's canonical DN. ok is false when the name
 // does not parse or another route (or a local account) would serve it:
 // the core would act on someone else than the backend authenticated.
-func (st *State) subject(rt *route, name string) (Identity, *ldap.DN, bool) {
+//
+// It is asked for a bind whose DN, as bound, was text: parsed as
+// ndn and resolved to target (ndn nil: none). A backend that names the
+// user by the very text bound (the usual case) names the DN the core
+// already parsed and resolved (parsing and resolving are deterministic on
+// one State), so neither is done again.
+func (st *State) subjectOf(rt *route, name, text string, ndn *ldap.DN, target Identity) (Identity, *ldap.DN, bool) {
+	if ndn != nil && name == text && target.Route == rt.Base && target.Backend == rt.Backend {
+		target.DN = name
+		return target, ndn, true
+	}
 	sdn, err := ParseDN(name)
 	if err != nil || len(sdn.RDNs) == 0 {
 		return Identity{}, nil, false

@@ -42,12 +42,50 @@ func SameDN(a, b *ldap.DN) bool {
 	if a == nil || b == nil || len(a.RDNs) == 0 || len(a.RDNs) != len(b.RDNs) {
 		return false
 	}
-	return identityKey(a) == identityKey(b)
+	for i, ra := range a.RDNs {
+		if !sameRDN(ra, b.RDNs[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameRDN compares two RDNs as identityKey would, without building the
+// keys for the usual single-valued RDN (SameDN runs on every bind).
+func sameRDN(x, y *ldap.RelativeDN) bool {
+	if len(x.Attributes) != len(y.Attributes) {
+		return false
+	}
+	if len(x.Attributes) == 1 {
+		p, q := x.Attributes[0], y.Attributes[0]
+		return asciiEqualFold(p.Type, q.Type) && asciiEqualFold(p.Value, q.Value)
+	}
+	return identityKey(&ldap.DN{RDNs: []*ldap.RelativeDN{x}}) == identityKey(&ldap.DN{RDNs: []*ldap.RelativeDN{y}})
+}
+
+// asciiEqualFold is asciiLower(a) == asciiLower(b), without allocating.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		c, d := a[i], b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if 'A' <= d && d <= 'Z' {
+			d += 'a' - 'A'
+		}
+		if c != d {
+			return false
+		}
+	}
+	return true
 }
 
 // SameValue compares two attribute values under the identity rule: exact
 // after ASCII case folding.
-func SameValue(a, b string) bool { return asciiLower(a) == asciiLower(b) }
+func SameValue(a, b string) bool { return asciiEqualFold(a, b) }
 
 // identityKey is the form of dn under which SameDN compares: types and
 // values ASCII lower-cased, the attributes of a multi-valued RDN sorted,
@@ -107,6 +145,9 @@ func asciiLower(s string) string {
 // §2.4): the special characters, a leading space or '#', a trailing space
 // and NUL; other characters, UTF-8 included, are written as they are.
 func EscapeDNValue(v string) string {
+	if !needsDNEscape(v) {
+		return v
+	}
 	var b strings.Builder
 	for i := 0; i < len(v); i++ {
 		c := v[i]
@@ -124,4 +165,17 @@ func EscapeDNValue(v string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// needsDNEscape reports whether EscapeDNValue would change v.
+func needsDNEscape(v string) bool {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == 0, c == ',' || c == '+' || c == '"' || c == '\\' || c == '<' || c == '>' || c == ';' || c == '=':
+			return true
+		case i == 0 && (c == ' ' || c == '#'), i == len(v)-1 && c == ' ':
+			return true
+		}
+	}
+	return false
 }

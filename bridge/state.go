@@ -46,6 +46,7 @@ type State struct {
 
 type localAccount struct {
 	dn     *ldap.DN
+	name   string // dn.String(), the account's identity
 	verify func([]byte) bool
 }
 
@@ -75,7 +76,7 @@ func NewState(routes []Route, backends map[string]Backend, locals []LocalAccount
 			problems = append(problems, fmt.Sprintf("local account %q: not a usable DN and hash", la.DN))
 			continue
 		}
-		s.locals = append(s.locals, localAccount{dn: dn, verify: la.Verify})
+		s.locals = append(s.locals, localAccount{dn: dn, name: dn.String(), verify: la.Verify})
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("build core state: %s", strings.Join(problems, "; "))

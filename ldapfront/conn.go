@@ -515,7 +515,7 @@ func (c *conn) startOp(m *message, seq uint64, name string, respTag byte, gate b
 		clear(out) // it may hold a generated password
 		d := time.Since(start)
 		c.srv.obs.OpDone(name, code, d)
-		c.log.Debug("operation done", "op", seq, "msgid", m.id, "type", name, "code", int(code), "result", code.String(), "duration_ms", float64(d.Microseconds())/1000)
+		c.logDone(seq, m.id, name, code, d)
 	}()
 	return true
 }
@@ -553,8 +553,18 @@ func (c *conn) runSync(ctx context.Context, m *message, seq uint64, name string,
 	clear(out)
 	d := time.Since(start)
 	c.srv.obs.OpDone(name, code, d)
-	c.log.Debug("operation done", "op", seq, "msgid", m.id, "type", name, "code", int(code), "result", code.String(), "duration_ms", float64(d.Microseconds())/1000)
+	c.logDone(seq, m.id, name, code, d)
 	return code
+}
+
+// logDone is the Debug line of a finished operation. Its arguments are
+// boxed (allocated) before slog can drop the record, so nothing is built
+// unless Debug is on: this runs for every operation.
+func (c *conn) logDone(seq uint64, msgID int64, name string, code bridge.ResultCode, d time.Duration) {
+	if !c.log.Enabled(c.ctx, slog.LevelDebug) {
+		return
+	}
+	c.log.Debug("operation done", "op", seq, "msgid", msgID, "type", name, "code", int(code), "result", code.String(), "duration_ms", float64(d.Microseconds())/1000)
 }
 
 func (c *conn) abandon(id int64) {

@@ -2,6 +2,7 @@ package ldapfront
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/internal/logtext"
@@ -182,6 +183,10 @@ func (r *bindRequest) anonymous() bool {
 func (c *conn) decided(op OpInfo, d bridge.Decision) {
 	switch {
 	case d.Op == bridge.OpBind:
+		if !c.log.Enabled(c.ctx, slog.LevelDebug) {
+			// Every bind: build no arguments for a dropped record.
+			break
+		}
 		c.log.Debug("bind", "op", op.Op, "msgid", op.MsgID, "dn", logtext.Bound(d.Target.DN),
 			"code", int(d.Outcome.Code), "anonymous", d.Principal == nil, "reason", logtext.Bound(d.Outcome.Reason))
 	case d.ChangesPassword():
@@ -213,6 +218,9 @@ func boundedOutcome(o bridge.Outcome) bridge.Outcome {
 // nobody to audit.
 func (c *conn) bindDecided(op OpInfo, req bindRequest, d bridge.Decision) {
 	if req.anonymous() {
+		if !c.log.Enabled(c.ctx, slog.LevelDebug) {
+			return
+		}
 		c.log.Debug("bind", "op", op.Op, "msgid", op.MsgID, "code", int(d.Outcome.Code), "anonymous", true)
 		return
 	}

@@ -1,12 +1,15 @@
 package pingdirectory
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/ldapbridge/ldapbridge/bridge"
 	"github.com/ldapbridge/ldapbridge/restback/transport"
@@ -27,21 +30,52 @@ func (c *Client) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcom
 		return bridge.Fail(bridge.UnwillingToPerform, "this DN contains ':', which HTTP Basic authentication to PingDirectory cannot carry")
 	}
 	ex := c.send(ctx, transport.Read, callBind, func(ctx context.Context) (*http.Request, error) {
-		u := c.endpoint("", "me")
-		u.RawQuery = "includeAttributes=" + stateAttributes
-		r, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		r, err := http.NewRequestWithContext(ctx, http.MethodGet, c.meURL, nil)
 		if err != nil {
 			return nil, fmt.Errorf("build bind request: %w", err)
 		}
-		r.URL = u
-		r.SetBasicAuth(req.DN, req.Password.Reveal())
-		r.Header.Set("Accept", acceptJSON)
-		r.Header.Set("User-Agent", userAgent)
+		r.Header["Authorization"] = []string{basicAuth(req.DN, req.Password.Bytes())}
+		r.Header["Accept"] = acceptHeader
+		r.Header["User-Agent"] = userAgentHeader
 		return r, nil
 	})
 	out := c.bindOutcome(ex, req.Controls.PasswordPolicy)
 	out.RequestID = transport.RequestID(ex.Header)
+	ex.Release()
 	return out
+}
+
+// Fixed header values, shared by every request (net/http only reads them).
+var (
+	acceptHeader    = []string{acceptJSON}
+	userAgentHeader = []string{userAgent}
+)
+
+// credPool holds the buffers Basic credentials are built in; each is
+// wiped before it goes back.
+var credPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// basicAuth is the Authorization value "Basic base64(dn:password)" built
+// in a pooled buffer that is wiped afterwards, so that the only copies of
+// the password are the Secret and the header value net/http sends.
+func basicAuth(dn string, password []byte) string {
+	const prefix = "Basic "
+	rawLen := len(dn) + 1 + len(password)
+	n := base64.StdEncoding.EncodedLen(rawLen)
+	bp := credPool.Get().(*[]byte)
+	if cap(*bp) < rawLen+len(prefix)+n {
+		// Grown before anything is written: no unwiped copy is left.
+		*bp = make([]byte, 0, rawLen+len(prefix)+n)
+	}
+	buf := (*bp)[:rawLen+len(prefix)+n]
+	raw := append(append(append(buf[:0], dn...), ':'), password...)
+	out := buf[rawLen:]
+	copy(out, prefix)
+	base64.StdEncoding.Encode(out[len(prefix):], raw)
+	v := string(out)
+	clear(buf)
+	credPool.Put(bp)
+	return v
 }
 
 func (c *Client) bindOutcome(ex *exchange, wantPolicy bool) bridge.Outcome {
@@ -114,47 +148,100 @@ type pwpStateJSON struct {
 // decodeState reads the entry of GET /me. The state attributes are
 // optional (access controls may hide them): without them the bind is
 // plain success.
+//
+// Only the three attributes the bind uses are decoded (meEntry): the
+// decoder skips every other attribute without building it, and each of
+// the three reads its value in place (no copy of the raw JSON). A value
+// of an unexpected shape is treated as absent, as before. (Attribute
+// names match as encoding/json matches struct fields: exactly, else
+// case-insensitively; LDAP attribute names are case-insensitive anyway.)
 func decodeState(body []byte) (bindState, error) {
 	var st bindState
-	var entry map[string]json.RawMessage
+	// Only an object is an entry ("null", an array: not one).
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		if err := json.Unmarshal(body, new(struct{})); err != nil {
+			return st, fmt.Errorf("decode entry: %w", err)
+		}
+		return st, errors.New("decode entry: not a JSON object")
+	}
+	var entry meEntry
 	if err := json.Unmarshal(body, &entry); err != nil {
 		return st, fmt.Errorf("decode entry: %w", err)
 	}
-	if entry == nil {
-		return st, errors.New("decode entry: not a JSON object")
-	}
-	if raw, ok := entry["ds-pwp-state-json"]; ok {
-		if js, ok := stateObject(raw); ok {
-			var p pwpStateJSON
-			// A field of an unexpected type is skipped, the rest kept.
-			var typeErr *json.UnmarshalTypeError
-			if err := json.Unmarshal(js, &p); err == nil || errors.As(err, &typeErr) {
-				st.mustChange = p.MustChange != nil && *p.MustChange
-				st.expired = p.Expired != nil && *p.Expired
-				st.secondsLeft, st.warnInterval, st.graceLeft = p.SecondsLeft, p.WarnInterval, p.GraceRemaining
-				for _, w := range p.UsabilityNotice {
-					if w.TypeName == "password-expiring" {
-						st.expiring = true
-					}
-				}
+	if entry.State.ok {
+		p := &entry.State.p
+		st.mustChange = p.MustChange != nil && *p.MustChange
+		st.expired = p.Expired != nil && *p.Expired
+		st.secondsLeft, st.warnInterval, st.graceLeft = p.SecondsLeft, p.WarnInterval, p.GraceRemaining
+		for _, w := range p.UsabilityNotice {
+			if w.TypeName == "password-expiring" {
+				st.expiring = true
 			}
 		}
 	}
-	if raw, ok := entry["_dn"]; ok {
-		// Not a string: left out, the core then names the user by the
-		// DN as bound.
-		_ = json.Unmarshal(raw, &st.dn)
-	}
-	if raw, ok := entry["pwdReset"]; ok && truthy(raw) {
+	// _dn not a string: left out, the core then names the user by the
+	// DN as bound.
+	st.dn = string(entry.DN)
+	if entry.PwdReset {
 		st.mustChange = true
 	}
 	return st, nil
 }
 
+// meEntry is the part of the /me entry a bind reads.
+type meEntry struct {
+	DN       dnField     `json:"_dn"`
+	State    stateField  `json:"ds-pwp-state-json"`
+	PwdReset truthyField `json:"pwdReset"`
+}
+
+// dnField is _dn when it is a JSON string, else "".
+type dnField string
+
+func (f *dnField) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		*f = dnField(s)
+	} else {
+		*f = ""
+	}
+	return nil
+}
+
+// stateField is ds-pwp-state-json, ok when it holds an object.
+type stateField struct {
+	p  pwpStateJSON
+	ok bool
+}
+
+func (f *stateField) UnmarshalJSON(b []byte) error {
+	*f = stateField{}
+	js, ok := stateObject(b)
+	if !ok {
+		return nil
+	}
+	// A field of an unexpected type is skipped, the rest kept.
+	var typeErr *json.UnmarshalTypeError
+	if err := json.Unmarshal(js, &f.p); err == nil || errors.As(err, &typeErr) {
+		f.ok = true
+	} else {
+		f.p = pwpStateJSON{}
+	}
+	return nil
+}
+
+// truthyField is an LDAP boolean (truthy).
+type truthyField bool
+
+func (f *truthyField) UnmarshalJSON(b []byte) error {
+	*f = truthyField(truthy(b))
+	return nil
+}
+
 // stateObject finds the JSON object in an attribute value, which the API
 // may give as the object, a one-element array, or a string holding it.
 func stateObject(raw json.RawMessage) (json.RawMessage, bool) {
-	raw = json.RawMessage(strings.TrimSpace(string(raw)))
+	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return nil, false
 	}

@@ -47,6 +47,7 @@ type Config struct {
 type Client struct {
 	name    string
 	base    *url.URL
+	meURL   string // GET /me with the state attributes, the bind's request
 	timeout time.Duration
 	tr      *transport.Client
 	log     *slog.Logger
@@ -123,6 +124,9 @@ func New(cfg Config) (*Client, error) {
 		log:     log,
 		admin:   bridge.Credentials{DN: cfg.AdminDN, Password: bridge.NewSecret(cfg.AdminPassword.Bytes())},
 	}
+	me := c.endpoint("", "me")
+	me.RawQuery = "includeAttributes=" + stateAttributes
+	c.meURL = me.String()
 	if cfg.ServiceToken != nil {
 		c.token = newServiceToken(cfg.ServiceToken, tr.HTTP())
 	}

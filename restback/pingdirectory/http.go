@@ -43,6 +43,12 @@ func (c *Client) send(ctx context.Context, kind transport.Kind, call string, bui
 }
 
 func (c *Client) logExchange(ctx context.Context, op string, ex *exchange, elapsed time.Duration) {
+	if ex.Err == nil && ex.BodyErr == nil && ex.Status < 500 && ex.Status != http.StatusTooManyRequests &&
+		!c.log.Enabled(ctx, slog.LevelDebug) {
+		// A Debug record nobody reads: its attributes would still be
+		// built (and allocated) for every request.
+		return
+	}
 	attrs := []slog.Attr{
 		slog.String("call", op),
 		slog.Int("attempt", ex.Attempts),

@@ -3,6 +3,7 @@ package pingone
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
@@ -60,7 +61,14 @@ type response struct {
 	header    http.Header
 	body      []byte
 	requestID string
+	raw       *transport.Response // holds body's pooled buffer
 }
+
+// Fixed header values, shared by every request (net/http only reads them).
+var (
+	acceptHeader    = []string{"application/json"}
+	userAgentHeader = []string{"ldapbridge"}
+)
 
 // token returns the worker token, trying again while the token endpoint
 // cannot be reached.
@@ -125,9 +133,9 @@ func (c *Client) call(ctx context.Context, kind callKind, name, method, path str
 			if err != nil {
 				return nil, err
 			}
-			req.Header.Set("Authorization", "Bearer "+tok)
-			req.Header.Set("Accept", "application/json")
-			req.Header.Set("User-Agent", "ldapbridge")
+			req.Header["Authorization"] = []string{"Bearer " + tok}
+			req.Header["Accept"] = acceptHeader
+			req.Header["User-Agent"] = userAgentHeader
 			if mediaType != "" {
 				req.Header.Set("Content-Type", mediaType)
 			}
@@ -144,6 +152,11 @@ func (c *Client) call(ctx context.Context, kind callKind, name, method, path str
 			return true
 		},
 		Observe: func(res *transport.Response, elapsed time.Duration) {
+			if !c.log.Enabled(ctx, slog.LevelDebug) {
+				// The arguments would be built (and allocated) for
+				// a record nobody reads.
+				return
+			}
 			c.log.Debug("pingone: request", "method", method, "path", path, "status", res.Status,
 				"duration_ms", float64(elapsed.Microseconds())/1000, "request_id", transport.RequestID(res.Header), "sent", res.Sent)
 		},
@@ -167,7 +180,18 @@ func (c *Client) call(ctx context.Context, kind callKind, name, method, path str
 		}
 		return nil, c.lostAnswer(ctx, kind, res.BodyErr, false)
 	}
-	return &response{status: res.Status, header: res.Header, body: res.Body, requestID: reqID}, nil
+	return &response{status: res.Status, header: res.Header, body: res.Body, requestID: reqID, raw: res}, nil
+}
+
+// release returns the answer's pooled buffer (transport.Response.Release)
+// once nothing reads body any more; nil-safe. A response not released is
+// the collector's.
+func (r *response) release() {
+	if r != nil && r.raw != nil {
+		r.body = nil
+		r.raw.Release()
+		r.raw = nil
+	}
 }
 
 // lostAnswer is a request that got no usable answer. Only a change that

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -111,6 +113,10 @@ type Client struct {
 
 	onCache func(cache string, hit bool)
 	srch    searchState // search.go
+	// bases holds parsed route bases (string → *ldap.DN, read only),
+	// at most maxRouteBases of them (basesN counts the stores).
+	bases  sync.Map
+	basesN atomic.Int64
 	// life ends when the client is closed; the shared token, user and
 	// policy requests stop with it.
 	life context.Context
@@ -118,6 +124,10 @@ type Client struct {
 }
 
 var _ bridge.Backend = (*Client)(nil)
+
+// maxRouteBases bounds the parsed route bases a client keeps: a
+// configuration has a handful of routes.
+const maxRouteBases = 64
 
 // New checks cfg and builds a client; it does not contact PingOne (Check
 // does).

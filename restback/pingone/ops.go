@@ -76,14 +76,22 @@ func (c *Client) Bind(ctx context.Context, req bridge.BindRequest) bridge.Outcom
 		// PingOne passwords are text; nothing else can match.
 		return c.failBind(req.DN, &opError{f: fWrongPassword, detail: "the password is not UTF-8 text"})
 	}
-	if pdn, err := bridge.ParseDN(req.DN); err != nil || len(pdn.RDNs) == 0 || !c.filter.firstRDN(pdn) {
+	pdn := req.Parsed // the core's parse of req.DN
+	if pdn == nil {
+		var err error
+		if pdn, err = bridge.ParseDN(req.DN); err != nil {
+			pdn = nil
+		}
+	}
+	if pdn == nil || len(pdn.RDNs) == 0 || !c.filter.firstRDN(pdn) {
 		// Not the shape of a user's canonical DN: no request (the core
 		// checks the base too, with CanonicalDN).
 		return c.failBind(req.DN, &opError{f: fBadDN, detail: "not the canonical DN of a user"})
 	}
 	body := newBody().secret("password", req.Password.Bytes()).bytes()
 	defer clear(body)
-	resp, u, oe := c.userCallAs(ctx, req.DN, checkCall, http.MethodPost, mediaCheck, body)
+	resp, u, oe := c.userCallAsDN(ctx, req.DN, pdn, checkCall, http.MethodPost, mediaCheck, body)
+	defer resp.release() // nothing below keeps a slice of its body
 	// From here on the user is named as PingOne holds it (the identity
 	// rule, bridge/identity.go), for the session, the audit record and
 	// the failed-bind throttle alike.
@@ -404,7 +412,11 @@ func (c *Client) done(what, dn string, out bridge.Outcome) bridge.Outcome {
 	default:
 		lvl = slog.LevelInfo
 	}
-	c.log.Log(context.Background(), lvl, "pingone: "+what, "dn", dn, "answer", out)
+	if c.log.Enabled(context.Background(), lvl) {
+		// Checked first: the arguments would be built (and
+		// allocated) for a dropped record on every bind.
+		c.log.Log(context.Background(), lvl, "pingone: "+what, "dn", dn, "answer", out)
+	}
 	return out
 }
 

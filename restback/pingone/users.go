@@ -267,8 +267,18 @@ type resolved struct {
 // spelling that the filter happened to find is refused as not naming a
 // user, which a bind answers as a wrong password.
 func (c *Client) resolve(ctx context.Context, dn string) (resolved, *opError) {
-	pdn, err := bridge.ParseDN(dn)
-	if err != nil || len(pdn.RDNs) == 0 {
+	return c.resolveDN(ctx, dn, nil)
+}
+
+// resolveDN is resolve with dn already parsed as pdn (nil: parse it).
+func (c *Client) resolveDN(ctx context.Context, dn string, pdn *ldap.DN) (resolved, *opError) {
+	if pdn == nil {
+		var err error
+		if pdn, err = bridge.ParseDN(dn); err != nil {
+			pdn = nil
+		}
+	}
+	if pdn == nil || len(pdn.RDNs) == 0 {
 		return resolved{}, &opError{f: fBadDN, detail: "not a valid DN"}
 	}
 	if !c.filter.firstRDN(pdn) {
@@ -349,7 +359,7 @@ func (ft *filterTemplate) canonicalRDN(dn *ldap.DN, u pingUser) (string, *opErro
 // nothing else (uid=alice,<base>); every other spelling names nobody.
 // The values are the client's until resolve checks them against the user.
 func (c *Client) CanonicalDN(dn *ldap.DN, route bridge.RouteOptions) (string, bool) {
-	base, err := bridge.ParseDN(route.Base)
+	base, err := c.routeBase(route.Base)
 	if err != nil || len(dn.RDNs) != len(base.RDNs)+1 || !c.filter.firstRDN(dn) {
 		return "", false
 	}
@@ -365,9 +375,32 @@ func (c *Client) CanonicalDN(dn *ldap.DN, route bridge.RouteOptions) (string, bo
 		if i > 0 {
 			b.WriteByte('+')
 		}
-		b.WriteString(a + "=" + bridge.EscapeDNValue(v))
+		b.WriteString(a)
+		b.WriteByte('=')
+		b.WriteString(bridge.EscapeDNValue(v))
 	}
-	return joinDN(b.String(), route.Base), true
+	if route.Base != "" {
+		b.WriteByte(',')
+		b.WriteString(route.Base)
+	}
+	return b.String(), true
+}
+
+// routeBase is the parsed route base, parsed once per base (the core
+// asks CanonicalDN on every bind). A base that does not parse is not
+// kept.
+func (c *Client) routeBase(base string) (*ldap.DN, error) {
+	if v, ok := c.bases.Load(base); ok {
+		return v.(*ldap.DN), nil
+	}
+	dn, err := bridge.ParseDN(base)
+	if err != nil {
+		return nil, err
+	}
+	if n := c.basesN.Add(1); n <= maxRouteBases {
+		c.bases.Store(base, dn)
+	}
+	return dn, nil
 }
 
 // subjectDN is the canonical DN of a resolved user: its RDN under the
@@ -533,8 +566,13 @@ func (c *Client) userCall(ctx context.Context, dn string, kind callKind, method,
 // userCallAs is userCall that also returns the user it acted on (zero
 // when none was found).
 func (c *Client) userCallAs(ctx context.Context, dn string, kind callKind, method, mediaType string, body []byte) (*response, resolved, *opError) {
+	return c.userCallAsDN(ctx, dn, nil, kind, method, mediaType, body)
+}
+
+// userCallAsDN is userCallAs with dn already parsed as pdn (nil: parse it).
+func (c *Client) userCallAsDN(ctx context.Context, dn string, pdn *ldap.DN, kind callKind, method, mediaType string, body []byte) (*response, resolved, *opError) {
 	for attempt := 0; ; attempt++ {
-		u, oe := c.resolve(ctx, dn)
+		u, oe := c.resolveDN(ctx, dn, pdn)
 		if oe != nil {
 			return nil, resolved{}, oe
 		}

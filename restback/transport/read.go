@@ -25,7 +25,7 @@ func WithCall(ctx context.Context, call string) context.Context {
 	if call == "" {
 		return ctx
 	}
-	return context.WithValue(ctx, callKey{}, call)
+	return context.WithValue(ctx, callKey{}, &call)
 }
 
 // CallOther is the call name of a request its client did not name.
@@ -35,8 +35,8 @@ const CallOther = "other"
 // "call" label an instrumenting RoundTripper puts on r. It is read from the
 // request's context, never from its URL, which holds DNs and user ids.
 func CallName(r *http.Request) string {
-	if s, ok := r.Context().Value(callKey{}).(string); ok {
-		return s
+	if s, ok := r.Context().Value(callKey{}).(*string); ok {
+		return *s
 	}
 	return CallOther
 }

@@ -36,6 +36,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -232,6 +233,8 @@ type Response struct {
 	// BuildErr is set when Build failed; nothing was sent.
 	BuildErr error
 	Attempts int
+	// pooled holds Body's buffer until Release.
+	pooled *[]byte
 }
 
 // MayResend is THE rule for sending a request again after res: a Read may
@@ -261,6 +264,8 @@ func (c *Client) Do(ctx context.Context, r Request) *Response {
 		if !Sleep(ctx, wait) {
 			return res
 		}
+		// This answer is dropped for the next one.
+		res.Release()
 	}
 }
 
@@ -310,27 +315,49 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// attempt is one attempt's Response with its connection trace, in one
+// allocation.
+type attempt struct {
+	res   Response
+	call  string
+	conn  atomic.Bool
+	trace httptrace.ClientTrace
+}
+
+func (a *attempt) gotConn(httptrace.GotConnInfo) { a.conn.Store(true) }
+
 func (c *Client) once(ctx context.Context, r Request) *Response {
-	actx, cancel := ctx, context.CancelFunc(func() {})
+	actx, cancel := ctx, context.CancelFunc(nil)
 	if r.AttemptTimeout > 0 {
-		actx, cancel = context.WithTimeout(ctx, r.AttemptTimeout)
+		// The operation's own deadline, when it comes first, already
+		// bounds the attempt: a second timer would never fire first.
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > r.AttemptTimeout {
+			actx, cancel = context.WithTimeout(ctx, r.AttemptTimeout)
+		}
 	}
-	defer cancel()
-	var conn atomic.Bool
-	actx = httptrace.WithClientTrace(WithCall(actx, r.Call), &httptrace.ClientTrace{
-		GotConn: func(httptrace.GotConnInfo) { conn.Store(true) },
-	})
+	if cancel != nil {
+		defer cancel()
+	}
+	a := &attempt{call: r.Call}
+	a.trace.GotConn = a.gotConn
+	if r.Call != "" {
+		actx = context.WithValue(actx, callKey{}, &a.call)
+	}
+	actx = httptrace.WithClientTrace(actx, &a.trace)
+	res := &a.res
 	req, err := r.Build(actx)
 	if err != nil {
-		return &Response{BuildErr: err, Err: err}
+		res.BuildErr, res.Err = err, err
+		return res
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return &Response{Err: err, Sent: c.maySent(err, conn.Load()), Canceled: ctx.Err() != nil}
+		res.Err, res.Sent, res.Canceled = err, c.maySent(err, a.conn.Load()), ctx.Err() != nil
+		return res
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponse+1))
-	res := &Response{Status: resp.StatusCode, Header: resp.Header, Body: body, Sent: true}
+	body, err := readBody(resp.Body, &res.pooled)
+	res.Status, res.Header, res.Body, res.Sent = resp.StatusCode, resp.Header, body, true
 	switch {
 	case err != nil:
 		res.BodyErr = err
@@ -339,6 +366,56 @@ func (c *Client) once(ctx context.Context, r Request) *Response {
 		res.BodyErr = fmt.Errorf("answer larger than %d bytes", MaxResponse)
 	}
 	return res
+}
+
+// Answers are read into pooled buffers sized for the usual answer (an
+// entry with its password policy state is 1 to 2 KiB). A buffer that grew
+// beyond poolMax is left to the collector.
+const (
+	poolSize = 4 << 10
+	poolMax  = 64 << 10
+)
+
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, poolSize); return &b }}
+
+// readBody reads at most MaxResponse+1 bytes (one more than allowed, to
+// tell an answer that is too large) into a pooled buffer.
+func readBody(rd io.Reader, pooled **[]byte) ([]byte, error) {
+	bp := bodyPool.Get().(*[]byte)
+	*pooled = bp
+	b := (*bp)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		room := b[len(b):min(cap(b), MaxResponse+1)]
+		n, err := rd.Read(room)
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil || len(b) > MaxResponse {
+			return b, err
+		}
+	}
+}
+
+// Release wipes the answer's body (it may hold a generated password) and
+// returns its buffer to the pool. The caller must not use Body, nor any
+// slice of it, afterwards. Not calling it is safe: the buffer is then
+// the collector's.
+func (res *Response) Release() {
+	b, bp := res.Body, res.pooled
+	res.Body, res.pooled = nil, nil
+	if bp == nil {
+		return
+	}
+	clear(b[:cap(b)])
+	if cap(b) > poolMax {
+		return
+	}
+	*bp = b[:0]
+	bodyPool.Put(bp)
 }
 
 // maySent applies the "sent" rule to a failed round trip.
