@@ -125,6 +125,10 @@ type walker struct {
 	n   int
 }
 
+// ldapUniversal are the universal types RFC 4511's ASN.1 uses: BOOLEAN,
+// INTEGER, OCTET STRING, NULL, ENUMERATED, SEQUENCE and SET.
+var ldapUniversal = [32]bool{1: true, 2: true, 4: true, 5: true, 10: true, 16: true, 17: true}
+
 func (w *walker) element(b []byte, depth int) ([]byte, error) {
 	if depth > w.lim.MaxDepth {
 		return nil, fmt.Errorf("nesting deeper than %d: %w", w.lim.MaxDepth, ErrLimit)
@@ -135,6 +139,13 @@ func (w *walker) element(b []byte, depth int) ([]byte, error) {
 	}
 	if w.n++; w.n > w.lim.MaxElements {
 		return nil, fmt.Errorf("more than %d elements: %w", w.lim.MaxElements, ErrLimit)
+	}
+	if e.Class() == ClassUniversal && !ldapUniversal[e.Number()] {
+		// RFC 4511 messages use no other universal type; a REAL or a
+		// character string type is a malformed LDAP message, refused
+		// here rather than carried unread inside an operation (found by
+		// FuzzDecodeMessage: asn1-ber refused such content).
+		return nil, fmt.Errorf("universal type %d in an LDAP message: %w", e.Number(), ErrMalformed)
 	}
 	if e.Constructed() {
 		for c := e.Content; len(c) > 0; {
