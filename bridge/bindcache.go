@@ -7,8 +7,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"hash"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -136,32 +134,8 @@ func (c *BindCache) Stats() BindCacheStats {
 // take for the same entry (case variants under Unicode simple folding, runs
 // of spaces, the order of a multi-valued RDN) gives the same string. It
 // merges more than SameDN does, which is what invalidation wants: the
-// cache forgets too much rather than too little. Every value is
-// length-prefixed so that no value can imitate a separator.
-func foldKey(dn *ldap.DN) string {
-	var b strings.Builder
-	b.Grow(64)
-	var parts []string
-	for i, rdn := range dn.RDNs {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		parts = parts[:0]
-		for _, a := range rdn.Attributes {
-			var p strings.Builder
-			v := foldText(a.Value)
-			p.WriteString(foldText(a.Type))
-			p.WriteByte('=')
-			p.WriteString(strconv.Itoa(len(v)))
-			p.WriteByte(':')
-			p.WriteString(v)
-			parts = append(parts, p.String())
-		}
-		sort.Strings(parts)
-		b.WriteString(strings.Join(parts, "+"))
-	}
-	return b.String()
-}
+// cache forgets too much rather than too little.
+func foldKey(dn *ldap.DN) string { return dnKey(dn, foldText) }
 
 // foldText maps each rune to the smallest of its case-folding orbit and
 // each run of spaces to one.

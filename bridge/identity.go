@@ -88,9 +88,14 @@ func asciiEqualFold(a, b string) bool {
 func SameValue(a, b string) bool { return asciiEqualFold(a, b) }
 
 // identityKey is the form of dn under which SameDN compares: types and
-// values ASCII lower-cased, the attributes of a multi-valued RDN sorted,
-// each value length-prefixed so that no value can imitate a separator.
-func identityKey(dn *ldap.DN) string {
+// values ASCII lower-cased (dnKey with asciiLower).
+func identityKey(dn *ldap.DN) string { return dnKey(dn, asciiLower) }
+
+// dnKey writes dn with each attribute type and value passed through fold,
+// the attributes of a multi-valued RDN sorted, and each value
+// length-prefixed so that no value can imitate a separator. The identity
+// rule and the bind cache's invalidation differ only in their fold.
+func dnKey(dn *ldap.DN, fold func(string) string) string {
 	var b strings.Builder
 	b.Grow(64)
 	var parts []string
@@ -101,8 +106,8 @@ func identityKey(dn *ldap.DN) string {
 		parts = parts[:0]
 		for _, a := range rdn.Attributes {
 			var p strings.Builder
-			v := asciiLower(a.Value)
-			p.WriteString(asciiLower(a.Type))
+			v := fold(a.Value)
+			p.WriteString(fold(a.Type))
 			p.WriteByte('=')
 			p.WriteString(strconv.Itoa(len(v)))
 			p.WriteByte(':')
