@@ -4,8 +4,11 @@ STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: test deps lint unit build fuzz bench
 
-## test: everything CI runs (installs what it needs first)
-test: deps lint unit
+## test: everything CI runs (installs what it needs first; helm builds
+## beside the unit tests, which wait for it before the deploy tests)
+test:
+	@HELM_BACKGROUND=1 scripts/deps.sh
+	@$(MAKE) --no-print-directory lint unit
 
 ## deps: OpenLDAP's client tools, Python's ldap3 and Apache httpd (mod_authnz_ldap) for the client compatibility and end-to-end tests
 deps:
@@ -22,6 +25,7 @@ lint:
 # compiling k8s.io/api a second time with the race detector.
 unit:
 	$(GO) test -race -count=1 -timeout 9m $$($(GO) list ./... | grep -v '/deploy$$')
+	@scripts/wait-helm.sh
 	$(GO) test -count=1 -timeout 5m ./deploy/
 
 build:
