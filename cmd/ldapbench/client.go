@@ -271,6 +271,9 @@ func (c *client) close() {
 func errorClass(err error) string {
 	var le *ldapError
 	var ne net.Error
+	if cl := loginClass(err); cl != "" {
+		return cl
+	}
 	switch {
 	case errors.As(err, &le):
 		if strings.HasPrefix(err.Error(), "notice of disconnection") {

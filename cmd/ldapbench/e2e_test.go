@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"net"
 	"os"
@@ -45,7 +46,10 @@ func startStackWith(tb testing.TB, o simenv.Options) *stack {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(env.Close)
-	pd, err := pingdirectory.New(pingdirectory.Config{Name: "pingdirectory", BaseURL: env.PDURL})
+	// The service account searches PingDirectory for the bridge's local
+	// accounts (the benchmark configuration's service_account).
+	pd, err := pingdirectory.New(pingdirectory.Config{Name: "pingdirectory", BaseURL: env.PDURL,
+		AdminDN: simenv.ServiceDN, AdminPassword: bridge.SecretString(simenv.ServicePassword)})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -57,11 +61,18 @@ func startStackWith(tb testing.TB, o simenv.Options) *stack {
 		tb.Fatal(err)
 	}
 	routes := []bridge.Route{
-		{Base: users.PingDirectoryBase, Backend: "pingdirectory", BackendAuthorizes: true},
-		{Base: users.PingOneBase, Backend: "pingone", Admins: []string{simenv.AdminDN}, ServiceCredential: true},
+		{Base: users.PingDirectoryBase, Backend: "pingdirectory", BackendAuthorizes: true, ServiceCredential: true,
+			Searchers: []string{simenv.SearcherDN}},
+		{Base: users.PingOneBase, Backend: "pingone", Admins: []string{simenv.AdminDN}, ServiceCredential: true,
+			Searchers: []string{simenv.SearcherDN}},
 	}
 	backends := map[string]bridge.Backend{"pingdirectory": pd, "pingone": p1}
-	st, err := bridge.NewState(routes, backends, nil)
+	// The searcher, a local account, as the benchmark configuration has
+	// it (there with a bcrypt hash).
+	searcher := bridge.LocalAccount{DN: simenv.SearcherDN, Verify: func(pw []byte) bool {
+		return subtle.ConstantTimeCompare(pw, []byte(simenv.SearcherPassword)) == 1
+	}}
+	st, err := bridge.NewState(routes, backends, []bridge.LocalAccount{searcher})
 	if err != nil {
 		tb.Fatal(err)
 	}
