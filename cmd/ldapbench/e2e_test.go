@@ -38,8 +38,9 @@ func startStack(tb testing.TB, nUsers int) *stack {
 	return startStackWith(tb, simenv.Options{Users: nUsers})
 }
 
-// startStackWith is startStack with the simulators' options (latency).
-func startStackWith(tb testing.TB, o simenv.Options) *stack {
+// startStackWith is startStack with the simulators' options (latency)
+// and changes to the PingOne client's configuration.
+func startStackWith(tb testing.TB, o simenv.Options, p1opts ...func(*pingone.Config)) *stack {
 	tb.Helper()
 	env, err := simenv.Start(o)
 	if err != nil {
@@ -53,10 +54,14 @@ func startStackWith(tb testing.TB, o simenv.Options) *stack {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p1, err := pingone.New(pingone.Config{
+	p1cfg := pingone.Config{
 		Name: "pingone", EnvironmentID: simenv.EnvironmentID, AuthURL: env.P1URL, APIURL: env.P1URL + "/v1",
 		ClientID: simenv.ClientID, ClientSecret: bridge.SecretString(simenv.ClientSecret),
-	})
+	}
+	for _, f := range p1opts {
+		f(&p1cfg)
+	}
+	p1, err := pingone.New(p1cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

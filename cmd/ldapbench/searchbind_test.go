@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ldapbridge/ldapbridge/bench/simenv"
 	"github.com/ldapbridge/ldapbridge/bench/users"
+	"github.com/ldapbridge/ldapbridge/restback/pingone"
 )
 
 // TestSearchBindAgainstBridge runs searchbind logins against the real
@@ -72,5 +74,20 @@ func TestSearchBindFailures(t *testing.T) {
 		"-service-password", "wrong", "-dn", users.PingOneDN)
 	if rep.Ops != 0 || rep.SetupErrors["invalidCredentials"] == 0 {
 		t.Fatalf("wrong service password: ops %d errors %v setup %v", rep.Ops, rep.Errors, rep.SetupErrors)
+	}
+}
+
+// The count can fail: without PingOne's DN-to-user cache, which the
+// search fills, the bind needs a lookup of its own and a login costs
+// three backend requests.
+func TestSearchBindCountsALookup(t *testing.T) {
+	s := startStackWith(t, simenv.Options{Users: 16}, func(c *pingone.Config) { c.UserCacheSize = -1 })
+	rep := runTool(t, "-url", s.url, "-mode", "searchbind", "-c", "2", "-d", "400ms", "-warmup", "100ms",
+		"-users", "16", "-dn", users.PingOneDN, "-sim", s.env.PDURL)
+	if rep.Ops == 0 || len(rep.Errors) != 0 || rep.Backend == nil {
+		t.Fatalf("%d logins, errors %v %v", rep.Ops, rep.Errors, rep.ErrorSamples)
+	}
+	if rpl := rep.Backend.RequestsPerOp; rpl != 3 {
+		t.Errorf("%.3f backend requests per login without the user cache, want 3 (search, lookup, password check)", rpl)
 	}
 }
