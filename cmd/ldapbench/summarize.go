@@ -67,7 +67,7 @@ func summarize(w io.Writer, reps []*Report) {
 			added = fmt.Sprintf("%.2f", b.AddedP99)
 			// Only meaningful when the backend's latency, not CPU,
 			// bounds throughput.
-			if b.Latency.P50 >= 5 && r.Mode != modeConnBind {
+			if b.Latency.P50 >= 5 && r.Mode != modeConnBind && r.Mode != modeSearchBind {
 				ideal = fmt.Sprintf("%.0f%%", 100*r.OpsPerSec/(float64(r.Connections)/(b.Latency.P50/1000)))
 			}
 		}
