@@ -207,6 +207,9 @@ func TestRefusesBadSettings(t *testing.T) {
 		{"-mode", "passwd", "-password", "x"},
 		{"-mode", "passwd", "-passwords", "1"},
 		{"-dn", "uid=%s,dc=x"},
+		{"-mode", "searchbind", "-dn", "uid=pd%d"},
+		{"-mode", "searchbind", "-service-dn", ""},
+		{"-mode", "searchbind", "-search-base", "ou=elsewhere,dc=x"},
 		{"stray"},
 	} {
 		var stdout, stderr bytes.Buffer
