@@ -6,7 +6,8 @@
 # and mode (bind, connbind, passwd, mixed), it starts a fresh simulator
 # and a fresh bridge (so that peak RSS and password state are per run),
 # runs cmd/ldapbench against the bridge with the bridge's pid and the
-# simulator's URL, and keeps the JSON report. Then the open-loop runs
+# simulator's URL, and keeps the JSON report. Then search-then-bind
+# logins (searchbind, both backends, 16 connections), the open-loop runs
 # (bind capacity at 256 connections and 20 ms, then -rate at 25, 50 and
 # 75% of it), idle runs (10,000
 # connections, unbound and bound), the same modes against OpenLDAP slapd
@@ -18,8 +19,8 @@
 # 20 ms, with 1 s windows).
 # BENCH_OUT: where reports go (default bench/out).
 # BENCH_SLAPD=0: skip the slapd comparison.
-# BENCH_ONLY="openloop micro": run only these sections (matrix, openloop,
-# tuned, bindcache, idle, slapd, micro); the summary covers what ran.
+# BENCH_ONLY="openloop micro": run only these sections (matrix, searchbind,
+# openloop, tuned, bindcache, idle, slapd, micro); the summary covers what ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -129,6 +130,25 @@ for be in pd p1; do
 			done
 		done
 	done
+done
+fi
+
+if only searchbind; then
+# Search-then-bind logins (issue 11): on a connection bound as the local
+# service account cn=app, a subtree search under the users' OU for
+# (uid=<user>) asking for no attribute (1.1), then a bind as the DN found
+# on a second connection, as mod_authnz_ldap-style applications log
+# people in. ldapbench counts the window exactly (workers parked at its
+# start, the closing samples after its last login), so "backend req/op"
+# is backend requests per login; the target is at most 2.
+SB_CONNS=16
+for be in pd p1; do
+	if [ $be = pd ]; then dn='uid=pd%d,ou=staff,dc=example,dc=com'; else dn='uid=p1u%d,ou=people,dc=example,dc=com'; fi
+	name="${be}_0_${SB_CONNS}_searchbind"
+	start_stack "$name" 0
+	bench "$be/0ms" "$name" -url "ldap://$LDAP_ADDR" -mode searchbind -c "$SB_CONNS" -d "$DUR" -warmup "$WARM" \
+		-users "$USERS" -dn "$dn" -search-attrs 1.1 -pid "$BRIDGE_PID" -sim "$SIM_URL" || true
+	stop_stack
 done
 fi
 

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"os"
 	"path/filepath"
 	"text/template"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ldapbridge/ldapbridge/bench/users"
 	"github.com/ldapbridge/ldapbridge/internal/selfsigned"
@@ -23,6 +26,12 @@ type BridgeOptions struct {
 	MaxConnections            int
 	Users                     int // sizes the PingOne user-id cache
 	LogLevel                  string
+	// SecretsDir is where BridgeConfig writes the PingDirectory service
+	// account's password file (the configuration names a file, as an
+	// operator's would); "" is CertFile's directory. Without either the
+	// configuration has no service account and no search access for the
+	// local account on the PingDirectory route.
+	SecretsDir string
 	// Extra is appended verbatim (for keys such as bind_cache that a
 	// given build may or may not know).
 	Extra string
@@ -54,6 +63,11 @@ backends:
 {{- end}}
     pingdirectory:
       url: "{{.PD}}"
+{{- if .ServicePWFile}}
+      service_account:
+        dn: "{{.ServiceDN}}"
+        password_file: "{{.ServicePWFile}}"
+{{- end}}
   - name: pingone
     type: pingone
     timeout: 10s
@@ -70,9 +84,16 @@ backends:
 routes:
   - base: "{{.PDBase}}"
     backend: pingdirectory
+{{- if .ServicePWFile}}
+    searchers: ["{{.Searcher}}"]
+{{- end}}
   - base: "{{.P1Base}}"
     backend: pingone
     admins: ["{{.Admin}}"]
+    searchers: ["{{.Searcher}}"]
+accounts:
+  - dn: "{{.Searcher}}"
+    password_hash: "{{.SearcherHash}}"
 log:
   level: {{.O.LogLevel}}
   format: text
@@ -89,11 +110,29 @@ func (e *Env) BridgeConfig(o BridgeOptions) ([]byte, error) {
 	if o.LogLevel == "" {
 		o.LogLevel = "warn"
 	}
+	dir := o.SecretsDir
+	if dir == "" && o.CertFile != "" {
+		dir = filepath.Dir(o.CertFile)
+	}
+	pwFile := ""
+	if dir != "" {
+		pwFile = filepath.Join(dir, "pd-service-password")
+		if err := os.WriteFile(pwFile, []byte(ServicePassword), 0o600); err != nil {
+			return nil, fmt.Errorf("simenv: service account password file: %w", err)
+		}
+	}
+	// bcrypt's lowest cost: the searcher binds once per connection, and
+	// the benchmark measures the bridge, not the hash.
+	hash, err := bcrypt.GenerateFromPassword([]byte(SearcherPassword), bcrypt.MinCost)
+	if err != nil {
+		return nil, fmt.Errorf("simenv: searcher's password hash: %w", err)
+	}
 	var b bytes.Buffer
-	err := bridgeTemplate.Execute(&b, map[string]any{
+	err = bridgeTemplate.Execute(&b, map[string]any{
 		"O": o, "PD": e.PDURL, "P1": e.P1URL, "EnvID": EnvironmentID, "ClientID": ClientID,
 		"ClientSecret": ClientSecret, "CacheSize": max(o.Users*2, 1000),
 		"PDBase": users.PingDirectoryBase, "P1Base": users.PingOneBase, "Admin": AdminDN,
+		"ServiceDN": ServiceDN, "ServicePWFile": pwFile, "Searcher": SearcherDN, "SearcherHash": string(hash),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("simenv: bridge configuration: %w", err)

@@ -33,6 +33,17 @@ const (
 	// AdminDN may reset any PingDirectory user's password.
 	AdminDN       = "cn=admin," + users.PingDirectoryBase
 	AdminPassword = "Admin-Passw0rd!"
+	// SearcherDN is the bridge's local service account that may search
+	// both routes (the demo's): search-then-bind applications bind as it
+	// to look users up (ldapbench -mode searchbind).
+	SearcherDN       = "cn=app,ou=services," + users.PingDirectoryBase
+	SearcherPassword = "App-Passw0rd!"
+	// ServiceDN is the PingDirectory account the bridge searches with on
+	// behalf of its local accounts (the backend's service_account): a
+	// simulator administrator, so that its access control lets it see
+	// every entry.
+	ServiceDN       = "cn=ldapbridge,ou=services," + users.PingDirectoryBase
+	ServicePassword = "Service-Passw0rd!7"
 )
 
 // Options configure the simulators.
@@ -76,10 +87,12 @@ func Start(o Options) (*Env, error) {
 	// passwords as fast as it can, and a typo must not lock users out.
 	pd := directorysim.New(directorysim.Config{
 		Policy: directorysim.Policy{MinLength: 8, MinDigits: 1},
-		Admins: []string{AdminDN},
+		Admins: []string{AdminDN, ServiceDN},
 	})
-	if err := pd.AddUser(AdminDN, AdminPassword); err != nil {
-		return nil, fmt.Errorf("simenv: %w", err)
+	for _, u := range [][2]string{{AdminDN, AdminPassword}, {ServiceDN, ServicePassword}} {
+		if err := pd.AddUser(u[0], u[1]); err != nil {
+			return nil, fmt.Errorf("simenv: %w", err)
+		}
 	}
 	p1 := pingonesim.New(pingonesim.Config{EnvironmentID: EnvironmentID, ClientID: ClientID, ClientSecret: ClientSecret})
 	for i := 0; i < o.Users; i++ {

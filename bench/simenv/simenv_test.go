@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ldapbridge/ldapbridge/bench/users"
+	"github.com/ldapbridge/ldapbridge/config"
 )
 
 // The LDIF's {SSHA} values are slapd's: SHA-1 of password and salt, then
@@ -48,5 +49,32 @@ func TestStartRefusesBadOptions(t *testing.T) {
 			e.Close()
 			t.Errorf("%+v accepted", o)
 		}
+	}
+}
+
+// The benchmark's bridge configuration is valid as the bridge reads it,
+// with the searcher on both routes and the PingDirectory service account
+// whose password file BridgeConfig writes.
+func TestBridgeConfigParses(t *testing.T) {
+	e, err := Start(Options{Users: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	dir := t.TempDir()
+	yml, err := e.BridgeConfig(BridgeOptions{LDAPAddr: "127.0.0.1:0", SecretsDir: dir, Users: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.Parse(yml, "bench"); err != nil {
+		t.Fatalf("%v\n%s", err, yml)
+	}
+	for _, want := range []string{"searchers: [\"" + SearcherDN + "\"]", "dn: \"" + ServiceDN + "\"", "password_hash: \"$2a$04$"} {
+		if n := strings.Count(string(yml), want); n == 0 {
+			t.Errorf("configuration lacks %q:\n%s", want, yml)
+		}
+	}
+	if strings.Contains(string(yml), ServicePassword) || strings.Contains(string(yml), SearcherPassword) {
+		t.Error("a password is in the configuration itself")
 	}
 }

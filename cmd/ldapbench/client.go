@@ -86,6 +86,7 @@ type client struct {
 	out []byte
 	in  []byte
 	id  int32
+	dn  []byte // the first entry's DN of the last search
 }
 
 // ldapError is an LDAP result other than success.
@@ -200,6 +201,63 @@ func (c *client) passwordModify(oldPW, newPW string) error {
 	return c.roundTrip(id, appExtendedResp)
 }
 
+// search sends a SearchRequest for (attr=value) and reads its results:
+// the number of entries and the first one's DN (valid until the next
+// search). A result other than success is an *ldapError.
+func (c *client) search(base string, scope int, attr, value string, attrs []string) (dn []byte, entries int, err error) {
+	id := c.nextID()
+	c.out = appendSearch(c.out[:0], id, base, scope, attr, value, attrs)
+	_ = c.nc.SetDeadline(time.Now().Add(c.t.timeout))
+	if _, err := c.nc.Write(c.out); err != nil {
+		return nil, 0, fmt.Errorf("write: %w", err)
+	}
+	c.dn = c.dn[:0]
+	for {
+		c.in, err = readMessage(c.br, c.in)
+		if err != nil {
+			return nil, entries, fmt.Errorf("read: %w", err)
+		}
+		got, op, content, err := parseHeader(c.in)
+		if err != nil {
+			return nil, entries, err
+		}
+		if got != id {
+			if got == 0 {
+				// An unsolicited notification: a Notice of Disconnection.
+				r, err := parseResponse(c.in)
+				if err == nil && r.notice {
+					return nil, entries, fmt.Errorf("notice of disconnection: %w", &ldapError{code: r.code, diag: r.diag})
+				}
+			}
+			continue // a late answer to an operation that timed out
+		}
+		switch op {
+		case appSearchEntry:
+			d, err := parseEntryDN(content)
+			if err != nil {
+				return nil, entries, err
+			}
+			if entries == 0 {
+				c.dn = append(c.dn, d...)
+			}
+			entries++
+		case appSearchRef:
+			// A continuation reference: not an entry; not followed.
+		case appSearchDone:
+			r, err := parseResponse(c.in)
+			if err != nil {
+				return nil, entries, err
+			}
+			if r.code != 0 {
+				return nil, entries, &ldapError{code: r.code, diag: r.diag}
+			}
+			return c.dn, entries, nil
+		default:
+			return nil, entries, fmt.Errorf("%w: answer tag 0x%02x to a search", errMalformed, op)
+		}
+	}
+}
+
 // close sends an Unbind (best effort) and closes.
 func (c *client) close() {
 	c.out = appendUnbind(c.out[:0], c.nextID())
@@ -213,6 +271,9 @@ func (c *client) close() {
 func errorClass(err error) string {
 	var le *ldapError
 	var ne net.Error
+	if cl := loginClass(err); cl != "" {
+		return cl
+	}
 	switch {
 	case errors.As(err, &le):
 		if strings.HasPrefix(err.Error(), "notice of disconnection") {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"net"
 	"os"
@@ -37,31 +38,46 @@ func startStack(tb testing.TB, nUsers int) *stack {
 	return startStackWith(tb, simenv.Options{Users: nUsers})
 }
 
-// startStackWith is startStack with the simulators' options (latency).
-func startStackWith(tb testing.TB, o simenv.Options) *stack {
+// startStackWith is startStack with the simulators' options (latency)
+// and changes to the PingOne client's configuration.
+func startStackWith(tb testing.TB, o simenv.Options, p1opts ...func(*pingone.Config)) *stack {
 	tb.Helper()
 	env, err := simenv.Start(o)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(env.Close)
-	pd, err := pingdirectory.New(pingdirectory.Config{Name: "pingdirectory", BaseURL: env.PDURL})
+	// The service account searches PingDirectory for the bridge's local
+	// accounts (the benchmark configuration's service_account).
+	pd, err := pingdirectory.New(pingdirectory.Config{Name: "pingdirectory", BaseURL: env.PDURL,
+		AdminDN: simenv.ServiceDN, AdminPassword: bridge.SecretString(simenv.ServicePassword)})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p1, err := pingone.New(pingone.Config{
+	p1cfg := pingone.Config{
 		Name: "pingone", EnvironmentID: simenv.EnvironmentID, AuthURL: env.P1URL, APIURL: env.P1URL + "/v1",
 		ClientID: simenv.ClientID, ClientSecret: bridge.SecretString(simenv.ClientSecret),
-	})
+	}
+	for _, f := range p1opts {
+		f(&p1cfg)
+	}
+	p1, err := pingone.New(p1cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	routes := []bridge.Route{
-		{Base: users.PingDirectoryBase, Backend: "pingdirectory", BackendAuthorizes: true},
-		{Base: users.PingOneBase, Backend: "pingone", Admins: []string{simenv.AdminDN}, ServiceCredential: true},
+		{Base: users.PingDirectoryBase, Backend: "pingdirectory", BackendAuthorizes: true, ServiceCredential: true,
+			Searchers: []string{simenv.SearcherDN}},
+		{Base: users.PingOneBase, Backend: "pingone", Admins: []string{simenv.AdminDN}, ServiceCredential: true,
+			Searchers: []string{simenv.SearcherDN}},
 	}
 	backends := map[string]bridge.Backend{"pingdirectory": pd, "pingone": p1}
-	st, err := bridge.NewState(routes, backends, nil)
+	// The searcher, a local account, as the benchmark configuration has
+	// it (there with a bcrypt hash).
+	searcher := bridge.LocalAccount{DN: simenv.SearcherDN, Verify: func(pw []byte) bool {
+		return subtle.ConstantTimeCompare(pw, []byte(simenv.SearcherPassword)) == 1
+	}}
+	st, err := bridge.NewState(routes, backends, []bridge.LocalAccount{searcher})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -191,6 +207,9 @@ func TestRefusesBadSettings(t *testing.T) {
 		{"-mode", "passwd", "-password", "x"},
 		{"-mode", "passwd", "-passwords", "1"},
 		{"-dn", "uid=%s,dc=x"},
+		{"-mode", "searchbind", "-dn", "uid=pd%d"},
+		{"-mode", "searchbind", "-service-dn", ""},
+		{"-mode", "searchbind", "-search-base", "ou=elsewhere,dc=x"},
 		{"stray"},
 	} {
 		var stdout, stderr bytes.Buffer

@@ -26,6 +26,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 
+	"github.com/ldapbridge/ldapbridge/bench/simenv"
 	"github.com/ldapbridge/ldapbridge/bench/users"
 )
 
@@ -44,6 +45,11 @@ Modes (-mode):
             user, cycling the user through -passwords passwords
   mixed     rebinds, with a share (-passwd-share) of self changes
   idle      open -c connections (bound with -idle-bind), hold them for -d
+  searchbind  a login as search-then-bind applications do it: on a
+            connection bound as -service-dn, a subtree search under
+            -search-base for (uid=<user>) asking for -search-attrs, then a
+            bind as the DN found on a second connection (-rebind: on the
+            same one, which binds as the service account again next time)
 
 With -rate N the load is open-loop: request i is due at start + i/N and
 goes to connection i mod -c (a busy connection sends it late); latency
@@ -66,7 +72,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { io.WriteString(stderr, usage); fs.PrintDefaults() }
 	var s settings
 	rawURL := fs.String("url", "ldap://127.0.0.1:3390", "target: ldap://host:port or ldaps://host:port")
-	fs.StringVar(&s.mode, "mode", modeBind, "bind, connbind, passwd, mixed or idle")
+	fs.StringVar(&s.mode, "mode", modeBind, "bind, connbind, passwd, mixed, idle or searchbind")
 	fs.IntVar(&s.conns, "c", 16, "connections (parallel loops)")
 	fs.DurationVar(&s.duration, "d", 5*time.Second, "measured duration (idle: how long to hold)")
 	fs.DurationVar(&s.warmup, "warmup", time.Second, "load before measuring (caches fill, connections settle)")
@@ -90,6 +96,12 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&s.rate, "rate", 0, "open loop: send this many requests per second, spread over the -c connections (0: closed loop, each connection as fast as it is answered)")
 	fs.DurationVar(&s.late, "late", time.Millisecond, "-rate: a request sent more than this after its scheduled time counts as late")
 	fs.DurationVar(&s.backendLatency, "backend-latency", 0, "the backend's configured latency (ldapsim -latency): the report adds p99 minus it")
+	fs.StringVar(&s.serviceDN, "service-dn", simenv.SearcherDN, "searchbind: the service account that searches")
+	fs.StringVar(&s.servicePW, "service-password", simenv.SearcherPassword, "searchbind: its password")
+	fs.StringVar(&s.searchBase, "search-base", "", "searchbind: where to search (default: -dn without its first RDN)")
+	fs.StringVar(&s.searchAttr, "search-attr", "", "searchbind: the attribute matched with the user's name (default: -dn's first RDN's attribute)")
+	searchAttrs := fs.String("search-attrs", "1.1", "searchbind: comma-separated attributes to ask for (1.1: none)")
+	fs.BoolVar(&s.rebind, "rebind", false, "searchbind: bind the user on the searching connection (then rebind it as the service account), not on a second one")
 	label := fs.String("label", "", "a label carried into the report (the summary groups by it)")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file (\"-\": standard output, instead of text)")
 	if err := fs.Parse(args); err != nil {
@@ -98,6 +110,11 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "ldapbench: unexpected argument %q\n", fs.Arg(0))
 		return 2
+	}
+	for _, a := range strings.Split(*searchAttrs, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			s.searchAttrs = append(s.searchAttrs, a)
+		}
 	}
 	t, err := parseTarget(*rawURL, *allowRemote)
 	if err == nil {
@@ -166,10 +183,11 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func (s *settings) check() error {
 	var problems []string
 	switch s.mode {
-	case modeBind, modeConnBind, modePasswd, modeMixed, modeIdle:
+	case modeBind, modeConnBind, modePasswd, modeMixed, modeIdle, modeSearchBind:
 	default:
-		problems = append(problems, fmt.Sprintf("mode %q: want bind, connbind, passwd, mixed or idle", s.mode))
+		problems = append(problems, fmt.Sprintf("mode %q: want bind, connbind, passwd, mixed, idle or searchbind", s.mode))
 	}
+	problems = append(problems, checkSearchBind(s)...)
 	if s.conns < 1 || s.conns > 100000 {
 		problems = append(problems, "-c must be 1 to 100000")
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -171,12 +170,11 @@ func (w *worker) rateLoop(ctx context.Context, sc *schedule, hardEnd time.Time, 
 			if err != nil {
 				w.fail(w.errs, err)
 			} else {
-				w.lat[kind].Record(lat)
+				w.record(kind, lat)
 			}
 		}
 		if err != nil {
-			var le *ldapError
-			if !errors.As(err, &le) || le.code == 52 {
+			if mustReconnect(err) {
 				w.drop()
 			}
 		}
@@ -261,9 +259,7 @@ func runRate(ctx context.Context, s *settings) (*result, error) {
 		r.sampleAfter(ctx, s, sim)
 	}
 	for _, w := range workers {
-		if w.c != nil {
-			w.c.close()
-		}
+		w.closeAll()
 		r.merge(w)
 		r.openLoop.add(&w.ol)
 	}

@@ -45,6 +45,7 @@ type Report struct {
 	Backend      *BackendReport      `json:"backend,omitempty"`
 	Idle         *IdleReport         `json:"idle,omitempty"`
 	OpenLoop     *OpenLoopReport     `json:"open_loop,omitempty"`
+	SearchBind   *SearchBindReport   `json:"searchbind,omitempty"`
 	// ClientCPU is the load tool's own CPU time over the window, in
 	// cores: on a shared machine, what the measurement itself took.
 	ClientCPU float64 `json:"client_cpu_cores,omitempty"`
@@ -113,6 +114,18 @@ type OpenLoopReport struct {
 	AddedP99         float64 `json:"added_p99_ms,omitempty"`
 }
 
+// SearchBindReport is a searchbind run's logins taken apart: each
+// login's search and its bind (successful logins only); the report's
+// ops are logins, its backend requests per op backend requests per login.
+type SearchBindReport struct {
+	SearchBase string             `json:"search_base"`
+	Filter     string             `json:"filter"`
+	Attributes []string           `json:"attributes"`
+	Rebind     bool               `json:"rebind"`
+	Search     simenv.Percentiles `json:"search_latency"`
+	Bind       simenv.Percentiles `json:"bind_latency"`
+}
+
 // IdleReport is the idle mode's result.
 type IdleReport struct {
 	Held         int     `json:"held"`
@@ -173,6 +186,11 @@ func buildReport(s *settings, url string, r *result) *Report {
 				rep.MachineCPUs = runtime.NumCPU()
 			}
 		}
+	}
+	if s.mode == modeSearchBind {
+		rep.SearchBind = &SearchBindReport{SearchBase: s.searchBase, Filter: "(" + s.searchAttr + "=<user>)",
+			Attributes: s.searchAttrs, Rebind: s.rebind,
+			Search: simenv.FromHist(&r.phase[phaseSearch]), Bind: simenv.FromHist(&r.phase[phaseBind])}
 	}
 	if ol := r.openLoop; ol != nil {
 		o := &OpenLoopReport{Rate: s.rate, Scheduled: r.scheduled, Completed: ol.completed, Unsent: ol.unsent, Late: ol.late,
@@ -279,6 +297,15 @@ func writeText(w io.Writer, rep *Report) {
 			if o.BackendLatencyMS > 0 {
 				fmt.Fprintf(w, "              p99 - backend latency %s = %s\n", fmtMS(o.BackendLatencyMS), fmtMS(o.AddedP99))
 			}
+		}
+		if sb := rep.SearchBind; sb != nil {
+			how := "user binds on a second connection"
+			if sb.Rebind {
+				how = "user binds on the searching connection, which rebinds as the service account"
+			}
+			fmt.Fprintf(w, "  logins      search %s under %s for %v; %s\n", sb.Filter, sb.SearchBase, sb.Attributes, how)
+			fmt.Fprintf(w, "    search    %s\n", fmtLatency(sb.Search))
+			fmt.Fprintf(w, "    bind      %s\n", fmtLatency(sb.Bind))
 		}
 		names := make([]string, 0, len(rep.PerOp))
 		for k := range rep.PerOp {

@@ -23,6 +23,12 @@ const (
 	modePasswd   = "passwd"   // Password Modify, self change, on open bound connections
 	modeMixed    = "mixed"    // rebinds and self changes on open connections
 	modeIdle     = "idle"     // open connections and hold them
+	// modeSearchBind is a search-then-bind login: on a connection bound
+	// as the service account, a subtree search for (uid=<user>), then a
+	// bind as the DN found, on a second connection (or, with -rebind, on
+	// the same one, which then binds as the service account again before
+	// the next search).
+	modeSearchBind = "searchbind"
 )
 
 // opKind is what one timed operation was.
@@ -32,10 +38,18 @@ const (
 	kindBind opKind = iota
 	kindPasswd
 	kindConnBind
+	kindLogin
 	nKinds
 )
 
-var kindNames = [nKinds]string{"bind", "passwd", "connbind"}
+var kindNames = [nKinds]string{"bind", "passwd", "connbind", "login"}
+
+// The phases of a searchbind login, timed apart.
+const (
+	phaseSearch = iota
+	phaseBind
+	nPhases
+)
 
 // settings is a parsed command line.
 type settings struct {
@@ -64,12 +78,22 @@ type settings struct {
 	// backendLatency is the backend's configured latency (ldapsim
 	// -latency), for the report's added latency.
 	backendLatency time.Duration
+	// searchbind: the service account, where to search, the attribute
+	// the user's name is matched on (the value of the first RDN of -dn),
+	// the attributes asked for, and whether the user binds on the
+	// searching connection (-rebind) or on a second one.
+	serviceDN, servicePW string
+	searchBase           string
+	searchAttr           string
+	searchAttrs          []string
+	rebind               bool
 }
 
 // result is what the workers measured.
 type result struct {
 	start, end time.Time // the measured window
 	lat        [nKinds]hist.H
+	phase      [nPhases]hist.H // searchbind: the successful logins' search and bind
 	errs       map[string]uint64
 	samples    map[string]string
 	setupErrs  map[string]uint64
@@ -105,10 +129,17 @@ func selfCPU() time.Duration {
 
 // worker is one connection's loop and its private tallies.
 type worker struct {
-	s       *settings
-	idx     int
-	c       *client
-	lat     [nKinds]hist.H
+	s     *settings
+	idx   int
+	c     *client
+	u     *client // searchbind: the connection users bind on (nil with -rebind)
+	lat   [nKinds]hist.H
+	phase [nPhases]hist.H
+	// lastSearch and lastBind are the phases of the last login.
+	lastSearch, lastBind time.Duration
+	// asUser: -rebind, the searching connection is bound as a user and
+	// binds as the service account before the next search.
+	asUser  bool
 	errs    map[string]uint64
 	samples map[string]string
 	setup   map[string]uint64
@@ -184,7 +215,7 @@ func run(ctx context.Context, s *settings) (*result, error) {
 	}
 	// The window opens once the first samples are taken and closes
 	// before the last ones, so that the samples bracket what is counted.
-	var win window
+	win := window{exact: s.mode == modeSearchBind, resume: make(chan struct{})}
 	hardEnd := time.Now().Add(max(s.warmup, s.warmupMax) + s.duration + s.t.timeout + 5*time.Second)
 	var wg sync.WaitGroup
 	for _, w := range workers {
@@ -203,22 +234,36 @@ func run(ctx context.Context, s *settings) (*result, error) {
 	if !allWarm(workers) {
 		r.notes = append(r.notes, fmt.Sprintf("not every user was used during the %v warm-up: the window may include first-time lookups", r.warmup.Round(time.Millisecond)))
 	}
+	if ok && win.exact {
+		win.pausing.Store(true)
+		// Every worker parks within one operation (each is bounded by
+		// the timeout); one that has stopped never will.
+		deadline := time.Now().Add(2*s.t.timeout + time.Second)
+		for int(win.parked.Load()) < len(workers) && time.Now().Before(deadline) && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+	}
 	if ok {
 		r.sampleBefore(ctx, s, sim)
 	}
 	r.start = time.Now()
 	win.start.Store(r.start.UnixNano())
+	if win.exact {
+		win.pausing.Store(false)
+		close(win.resume)
+	}
 	sleepUntil(ctx, r.start.Add(s.duration))
 	r.end = time.Now()
 	win.end.Store(r.end.UnixNano())
+	if win.exact {
+		wg.Wait()
+	}
 	if ctx.Err() == nil {
 		r.sampleAfter(ctx, s, sim)
 	}
 	wg.Wait()
 	for _, w := range workers {
-		if w.c != nil {
-			w.c.close()
-		}
+		w.closeAll()
 		r.merge(w)
 	}
 	if err := ctx.Err(); err != nil {
@@ -227,10 +272,23 @@ func run(ctx context.Context, s *settings) (*result, error) {
 	return r, nil
 }
 
+// closeAll unbinds and closes the worker's connections.
+func (w *worker) closeAll() {
+	for _, c := range []*client{w.c, w.u} {
+		if c != nil {
+			c.close()
+		}
+	}
+	w.c, w.u = nil, nil
+}
+
 // merge adds a worker's tallies to the result.
 func (r *result) merge(w *worker) {
 	for k := range r.lat {
 		r.lat[k].Merge(&w.lat[k])
+	}
+	for k := range r.phase {
+		r.phase[k].Merge(&w.phase[k])
 	}
 	for k, v := range w.errs {
 		r.errs[k] += v
@@ -296,6 +354,9 @@ func (w *worker) open() bool {
 		return false
 	}
 	w.c = c
+	if w.s.mode == modeSearchBind {
+		return w.openSearchBind()
+	}
 	if w.s.mode == modePasswd || w.s.mode == modeMixed {
 		if err := c.bind(users.DN(w.s.dn, w.mine[w.cur]), w.password(w.cur)); err != nil {
 			w.fail(w.setup, err)
@@ -307,22 +368,43 @@ func (w *worker) open() bool {
 }
 
 func (w *worker) drop() {
-	if w.c != nil {
-		w.c.nc.Close()
-		w.c = nil
+	for _, c := range []*client{w.c, w.u} {
+		if c != nil {
+			c.nc.Close()
+		}
 	}
+	w.c, w.u = nil, nil
 }
 
 // window is the measured interval, in Unix nanoseconds; zero while not
 // yet open (start) or not yet closed (end).
 type window struct {
 	start, end atomic.Int64
+	// exact (searchbind): the workers park while the opening samples
+	// are taken, operations count by when they began, and the closing
+	// samples wait for the last of them, so that the backend requests
+	// and server CPU counted are exactly those of the counted
+	// operations (a count the e2e test asserts on).
+	exact   bool
+	pausing atomic.Bool
+	parked  atomic.Int32
+	resume  chan struct{}
 }
 
 // loop runs operations until the window closes (or hardEnd passes);
 // those that finish inside the window are recorded.
 func (w *worker) loop(ctx context.Context, win *window, hardEnd time.Time) {
 	for ctx.Err() == nil {
+		if win.exact && win.pausing.Load() {
+			// Parked while the opening samples are taken: nothing of
+			// ours is in flight then.
+			win.parked.Add(1)
+			select {
+			case <-win.resume:
+			case <-ctx.Done():
+				return
+			}
+		}
 		now := time.Now()
 		if win.end.Load() != 0 || now.After(hardEnd) {
 			return
@@ -347,16 +429,29 @@ func (w *worker) loop(ctx context.Context, win *window, hardEnd time.Time) {
 			if start != 0 && now.UnixNano() >= start && (end == 0 || now.UnixNano() < end) {
 				w.fail(w.errs, err)
 			}
-			var le *ldapError
-			if !errors.As(err, &le) || le.code == 52 {
+			if mustReconnect(err) {
 				w.drop()
 			}
 			continue
 		}
-		if start == 0 || done.UnixNano() < start || end != 0 {
+		if win.exact {
+			// Counted by when it began: the closing samples wait for it.
+			if start == 0 || now.UnixNano() < start || (end != 0 && now.UnixNano() >= end) {
+				continue
+			}
+		} else if start == 0 || done.UnixNano() < start || end != 0 {
 			continue
 		}
-		w.lat[kind].Record(done.Sub(now))
+		w.record(kind, done.Sub(now))
+	}
+}
+
+// record adds a successful operation's latency (and a login's phases).
+func (w *worker) record(kind opKind, d time.Duration) {
+	w.lat[kind].Record(d)
+	if kind == kindLogin {
+		w.phase[phaseSearch].Record(w.lastSearch)
+		w.phase[phaseBind].Record(w.lastBind)
 	}
 }
 
@@ -397,6 +492,9 @@ func (w *worker) op() (opKind, error) {
 		err = c.bind(users.DN(s.dn, w.mine[w.cur]), w.password(w.cur))
 		c.close()
 		return kindConnBind, err
+	case modeSearchBind:
+		w.cur = (w.cur + 1) % len(w.mine)
+		return kindLogin, w.login()
 	case modeMixed:
 		if w.rng.Float64() >= s.passwdShare {
 			w.cur = (w.cur + 1) % len(w.mine)

@@ -35,7 +35,7 @@ func summarizeCmd(files []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-var modeOrder = map[string]int{modeBind: 0, modeConnBind: 1, modePasswd: 2, modeMixed: 3, modeIdle: 4}
+var modeOrder = map[string]int{modeBind: 0, modeConnBind: 1, modePasswd: 2, modeMixed: 3, modeIdle: 4, modeSearchBind: 5}
 
 func summarize(w io.Writer, reps []*Report) {
 	sort.SliceStable(reps, func(i, j int) bool {
@@ -67,7 +67,7 @@ func summarize(w io.Writer, reps []*Report) {
 			added = fmt.Sprintf("%.2f", b.AddedP99)
 			// Only meaningful when the backend's latency, not CPU,
 			// bounds throughput.
-			if b.Latency.P50 >= 5 && r.Mode != modeConnBind {
+			if b.Latency.P50 >= 5 && r.Mode != modeConnBind && r.Mode != modeSearchBind {
 				ideal = fmt.Sprintf("%.0f%%", 100*r.OpsPerSec/(float64(r.Connections)/(b.Latency.P50/1000)))
 			}
 		}
@@ -92,7 +92,44 @@ func summarize(w io.Writer, reps []*Report) {
 		}
 	}
 	openLoop(w, reps)
+	searchBind(w, reps)
 	ratios(w, reps)
+}
+
+// searchBind prints the searchbind runs per login: issue 11's cost
+// target is at most two backend requests per login in steady state.
+func searchBind(w io.Writer, reps []*Report) {
+	var sb []*Report
+	for _, r := range reps {
+		if r.Mode == modeSearchBind && r.SearchBind != nil && r.OpenLoop == nil {
+			sb = append(sb, r)
+		}
+	}
+	if len(sb) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Search-then-bind (a login: a subtree search as the service account, then a bind as the DN found):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| run | conns | logins/s | p50 ms | p99 ms | search p50 ms | bind p50 ms | errors | bridge CPU ms / login | backend req / login | target ≤ 2 |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |")
+	for _, r := range sb {
+		cpu, rpl, met := "", "", ""
+		if r.Server != nil {
+			// CPU seconds per 1,000 logins is milliseconds per login.
+			cpu = fmt.Sprintf("%.3f", r.Server.CPUPer1000)
+		}
+		if b := r.Backend; b != nil && r.Ops > 0 {
+			rpl = fmt.Sprintf("%.2f", b.RequestsPerOp)
+			met = "met"
+			if b.RequestsPerOp > 2.0 {
+				met = "**missed**"
+			}
+		}
+		fmt.Fprintf(w, "| %s | %d | %.0f | %.2f | %.2f | %.2f | %.2f | %s | %s | %s | %s |\n",
+			r.Label, r.Connections, r.OpsPerSec, r.Latency.P50, r.Latency.P99, r.SearchBind.Search.P50, r.SearchBind.Bind.P50,
+			errCell(r), cpu, rpl, met)
+	}
 }
 
 // openLoop prints the -rate runs: latency from the scheduled send time,

@@ -268,3 +268,84 @@ func parseResponse(msg []byte) (response, error) {
 	}
 	return r, nil
 }
+
+// Search request and result tags (RFC 4511 §4.5).
+const (
+	appSearchRequest = 0x63
+	appSearchEntry   = 0x64
+	appSearchDone    = 0x65
+	appSearchRef     = 0x73
+	tagBoolean       = 0x01
+	filterEquality   = 0xa3 // Filter equalityMatch [3] AttributeValueAssertion
+)
+
+// The search scopes (RFC 4511 §4.5.1.2).
+const (
+	scopeBase = 0 // baseObject
+	scopeOne  = 1 // singleLevel
+	scopeSub  = 2 // wholeSubtree
+)
+
+// appendSearch appends a SearchRequest from base with scope for
+// (attr=value), never dereferencing aliases, no size or time limit, types
+// and values, asking for attrs: what mod_authnz_ldap and go-ldap send for
+// a user lookup.
+func appendSearch(b []byte, id int32, base string, scope int, attr, value string, attrs []string) []byte {
+	ava := ber.TLVSize(len(attr)) + ber.TLVSize(len(value))
+	al := 0
+	for _, a := range attrs {
+		al += ber.TLVSize(len(a))
+	}
+	content := ber.TLVSize(len(base)) + 3 + 3 + 3 + 3 + 3 + ber.TLVSize(ava) + ber.TLVSize(al)
+	b = appendEnvelope(b, id, ber.TLVSize(content), false)
+	b = append(b, appSearchRequest)
+	b = ber.AppendLength(b, content)
+	b = ber.AppendString(b, tagOctetString, base)
+	b = append(b, tagEnumerated, 1, byte(scope))
+	b = append(b, tagEnumerated, 1, 0) // derefAliases: neverDerefAliases
+	b = append(b, tagInteger, 1, 0)    // sizeLimit
+	b = append(b, tagInteger, 1, 0)    // timeLimit
+	b = append(b, tagBoolean, 1, 0)    // typesOnly: FALSE
+	b = append(b, filterEquality)
+	b = ber.AppendLength(b, ava)
+	b = ber.AppendString(b, tagOctetString, attr)
+	b = ber.AppendString(b, tagOctetString, value)
+	b = append(b, tagSequence)
+	b = ber.AppendLength(b, al)
+	for _, a := range attrs {
+		b = ber.AppendString(b, tagOctetString, a)
+	}
+	return b
+}
+
+// parseHeader splits an LDAPMessage's content (as readMessage returns
+// it) into its messageID, the protocolOp's tag and the protocolOp's
+// content.
+func parseHeader(msg []byte) (id int32, op byte, content []byte, err error) {
+	tag, idb, rest, err := tlv(msg)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	v, ok := parseInt(idb)
+	if tag != tagInteger || !ok {
+		return 0, 0, nil, fmt.Errorf("%w: messageID", errMalformed)
+	}
+	tag, content, _, err = tlv(rest)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	if tag&0xc0 != 0x40 {
+		return 0, 0, nil, fmt.Errorf("%w: protocolOp tag 0x%02x is not an application tag", errMalformed, tag)
+	}
+	return int32(v), tag, content, nil
+}
+
+// parseEntryDN returns the objectName of a SearchResultEntry's content
+// (the attributes are not looked at).
+func parseEntryDN(op []byte) ([]byte, error) {
+	t, dn, _, err := tlv(op)
+	if err != nil || t != tagOctetString {
+		return nil, fmt.Errorf("%w: SearchResultEntry objectName", errMalformed)
+	}
+	return dn, nil
+}

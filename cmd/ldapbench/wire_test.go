@@ -163,6 +163,7 @@ func FuzzParseResponse(f *testing.F) {
 	f.Add(encodeResponse(0, ldap.ApplicationExtendedResponse, 52, "bye", ber.NewString(ber.ClassContext, ber.TypePrimitive, 10, oidNotice, "")))
 	f.Add([]byte("\x30\x84\xff\xff\xff\xff"))
 	f.Add([]byte("\x30\x03\x02\x01\x01"))
+	f.Add(searchEntry(3, "uid=a,dc=x", map[string][]string{"mail": {"a@x"}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		msg, err := readMessage(bufio.NewReader(bytes.NewReader(b)), nil)
 		if err == nil {
@@ -172,5 +173,10 @@ func FuzzParseResponse(f *testing.F) {
 			_, _ = parseResponse(msg)
 		}
 		_, _ = parseResponse(b)
+		if _, _, op, err := parseHeader(b); err == nil {
+			if dn, err := parseEntryDN(op); err == nil && len(dn) > len(op) {
+				t.Fatalf("DN of %d bytes from an operation of %d", len(dn), len(op))
+			}
+		}
 	})
 }
