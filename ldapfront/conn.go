@@ -483,17 +483,17 @@ func (c *conn) startOp(m *message, seq uint64, name string, respTag byte, gate b
 	if len(c.ops) >= c.lim.MaxOpsPerConn {
 		c.mu.Unlock()
 		c.srv.obs.LimitHit("max_ops_per_conn")
-		c.write(appendMessage(nil, m.id, respTag, result{code: bridge.Busy,
-			diag: fmt.Sprintf("too many operations in progress on this connection (limit %d)", c.lim.MaxOpsPerConn)}, nil, nil))
 		c.srv.obs.OpDone(name, bridge.Busy, 0)
 		c.log.Debug("operation refused: too many in progress", "op", seq, "msgid", m.id, "type", name)
+		c.write(appendMessage(nil, m.id, respTag, result{code: bridge.Busy,
+			diag: fmt.Sprintf("too many operations in progress on this connection (limit %d)", c.lim.MaxOpsPerConn)}, nil, nil))
 		return false
 	}
 	if _, dup := c.ops[m.id]; dup {
 		c.mu.Unlock()
-		c.write(appendMessage(nil, m.id, respTag, result{code: bridge.ProtocolError, diag: "message ID already in use"}, nil, nil))
 		c.srv.obs.OpDone(name, bridge.ProtocolError, 0)
 		c.log.Debug("operation refused: message ID in use", "op", seq, "msgid", m.id, "type", name)
+		c.write(appendMessage(nil, m.id, respTag, result{code: bridge.ProtocolError, diag: "message ID already in use"}, nil, nil))
 		return false
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.lim.OperationTimeout)
@@ -511,11 +511,13 @@ func (c *conn) startOp(m *message, seq uint64, name string, respTag byte, gate b
 		if abandoned {
 			code = bridge.Canceled
 		}
-		c.settle(o, out, !abandoned)
-		clear(out) // it may hold a generated password
+		// Counted and logged before the response is written: a client
+		// that has read it may rely on both (a scrape right after).
 		d := time.Since(start)
 		c.srv.obs.OpDone(name, code, d)
 		c.logDone(seq, m.id, name, code, d)
+		c.settle(o, out, !abandoned)
+		clear(out) // it may hold a generated password
 	}()
 	return true
 }
@@ -549,11 +551,11 @@ func (c *conn) runSync(ctx context.Context, m *message, seq uint64, name string,
 	if answered != nil {
 		answered(code, own)
 	}
-	c.write(out)
-	clear(out)
 	d := time.Since(start)
 	c.srv.obs.OpDone(name, code, d)
 	c.logDone(seq, m.id, name, code, d)
+	c.write(out)
+	clear(out)
 	return code
 }
 

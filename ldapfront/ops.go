@@ -131,9 +131,11 @@ func (c *conn) overRate(m *message, seq uint64, frame []byte) bool {
 			c.bindDecided(op, bind, c.srv.core.RefuseBind(bind.name, bridge.Fail(bridge.Busy, diag)))
 		}
 	}
-	c.write(appendMessage(nil, m.id, resp, result{code: bridge.Busy, diag: diag}, nil, nil))
+	// Counted and logged before the answer is written: a client that has
+	// read it may rely on both (the tests do).
 	c.srv.obs.OpDone(name, bridge.Busy, 0)
 	c.log.Debug("request over the rate limit", "op", seq, "msgid", m.id, "type", name)
+	c.write(appendMessage(nil, m.id, resp, result{code: bridge.Busy, diag: diag}, nil, nil))
 	return true
 }
 
