@@ -87,45 +87,12 @@ func TestTooLong(t *testing.T) {
 	}
 }
 
-// reference evaluates a Directory REST API filter as the directory does:
-// each term is the LDAP item it stands for, under the same schema.
-func reference(e *pushdown.Expr) *filter.Filter {
-	switch e.Op {
-	case pushdown.And, pushdown.Or:
-		f := &filter.Filter{Kind: filter.And}
-		if e.Op == pushdown.Or {
-			f.Kind = filter.Or
-		}
-		for _, s := range e.Sub {
-			f.Sub = append(f.Sub, reference(s))
-		}
-		return f
-	case pushdown.Not:
-		return &filter.Filter{Kind: filter.Not, Sub: []*filter.Filter{reference(e.Sub[0])}}
-	case pushdown.Pr:
-		return &filter.Filter{Kind: filter.Present, Attr: e.Attr}
-	case pushdown.Eq:
-		return &filter.Filter{Kind: filter.Equality, Attr: e.Attr, Value: e.Value}
-	case pushdown.Ge:
-		return &filter.Filter{Kind: filter.GreaterOrEqual, Attr: e.Attr, Value: e.Value}
-	case pushdown.Le:
-		return &filter.Filter{Kind: filter.LessOrEqual, Attr: e.Attr, Value: e.Value}
-	case pushdown.Sw:
-		return &filter.Filter{Kind: filter.Substrings, Attr: e.Attr, Initial: e.Value, HasInitial: true}
-	case pushdown.Ew:
-		return &filter.Filter{Kind: filter.Substrings, Attr: e.Attr, Final: e.Value, HasFinal: true}
-	case pushdown.Co:
-		return &filter.Filter{Kind: filter.Substrings, Attr: e.Attr, Any: []string{e.Value}}
-	}
-	panic("unexpected operator " + string(e.Op))
-}
-
 // check asserts the superset property (and equality when Exact) of the
 // translation of f on entry e.
 func check(t *testing.T, f *filter.Filter, e filter.Entry) {
 	t.Helper()
 	pushdowntest.CheckSuperset(t, f, e, Translate(f), func(x *pushdown.Expr) bool {
-		return filter.Evaluate(reference(x), e, nil) == filter.True
+		return filter.Evaluate(x.AsLDAP(), e, nil) == filter.True
 	}, true)
 }
 

@@ -100,7 +100,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request, seg string
 		if err != nil {
 			return errorResponse(http.StatusBadRequest, resultProtocolError, "Invalid filter: "+err.Error())
 		}
-		f = asLDAP(e)
+		f = e.AsLDAP()
 	}
 	dnStr, err := url.PathUnescape(seg)
 	if err != nil {
@@ -227,48 +227,4 @@ func (s *Server) searchEntryJSON(u *user, attrs filter.Entry, include string) ma
 		}
 	}
 	return out
-}
-
-// asLDAP reads a Directory REST API filter as the LDAP filter each term
-// stands for (the directory matches with its own schema's rules).
-func asLDAP(e *pushdown.Expr) *filter.Filter {
-	switch e.Op {
-	case pushdown.And, pushdown.Or:
-		f := &filter.Filter{Kind: filter.And}
-		if e.Op == pushdown.Or {
-			f.Kind = filter.Or
-		}
-		for _, s := range e.Sub {
-			f.Sub = append(f.Sub, asLDAP(s))
-		}
-		return f
-	case pushdown.Not:
-		return &filter.Filter{Kind: filter.Not, Sub: []*filter.Filter{asLDAP(e.Sub[0])}}
-	case pushdown.Pr:
-		return &filter.Filter{Kind: filter.Present, Attr: e.Attr}
-	case pushdown.Eq:
-		return &filter.Filter{Kind: filter.Equality, Attr: e.Attr, Value: e.Value}
-	case pushdown.Ne:
-		return &filter.Filter{Kind: filter.Not, Sub: []*filter.Filter{{Kind: filter.Equality, Attr: e.Attr, Value: e.Value}}}
-	case pushdown.Ge:
-		return &filter.Filter{Kind: filter.GreaterOrEqual, Attr: e.Attr, Value: e.Value}
-	case pushdown.Le:
-		return &filter.Filter{Kind: filter.LessOrEqual, Attr: e.Attr, Value: e.Value}
-	case pushdown.Gt:
-		return &filter.Filter{Kind: filter.And, Sub: []*filter.Filter{
-			{Kind: filter.GreaterOrEqual, Attr: e.Attr, Value: e.Value},
-			{Kind: filter.Not, Sub: []*filter.Filter{{Kind: filter.Equality, Attr: e.Attr, Value: e.Value}}}}}
-	case pushdown.Lt:
-		return &filter.Filter{Kind: filter.And, Sub: []*filter.Filter{
-			{Kind: filter.LessOrEqual, Attr: e.Attr, Value: e.Value},
-			{Kind: filter.Not, Sub: []*filter.Filter{{Kind: filter.Equality, Attr: e.Attr, Value: e.Value}}}}}
-	case pushdown.Sw:
-		return &filter.Filter{Kind: filter.Substrings, Attr: e.Attr, Initial: e.Value, HasInitial: true}
-	case pushdown.Ew:
-		return &filter.Filter{Kind: filter.Substrings, Attr: e.Attr, Final: e.Value, HasFinal: true}
-	case pushdown.Co:
-		return &filter.Filter{Kind: filter.Substrings, Attr: e.Attr, Any: []string{e.Value}}
-	}
-	// Parse returns no other operator; match nothing rather than panic.
-	return &filter.Filter{Kind: filter.Or}
 }
